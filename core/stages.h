@@ -1,0 +1,41 @@
+/*
+ * The processing stages between decode and the output topics, composed
+ * from the configuration: source plugin (normalize) -> enrichment plugins
+ * -> detection plugins and Lua rules -> incidents -> automation. Used by
+ * the Kafka pipeline (`vigil run`) and by the offline replay (`vigil test`)
+ * alike, so a rule behaves the same in both.
+ */
+#ifndef VGL_STAGES_H
+#define VGL_STAGES_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "pipeline.h"
+
+typedef struct vgl_stages vgl_stages;
+
+/* Where a worker's stage outputs go. */
+typedef struct vgl_sink {
+    void (*emit)(void *opaque, vgl_output_kind kind, const void *key, size_t keylen,
+                 const void *value, size_t len);
+    void *opaque;
+} vgl_sink;
+
+/* NULL with err (every problem, one per line) when plugins or rules fail
+ * to load. */
+vgl_stages *vgl_stages_new(const vgl_config *cfg, char *err, size_t errlen);
+void vgl_stages_free(vgl_stages *s);
+/* Hooks for vgl_pipeline_new. */
+void vgl_stages_hooks(vgl_stages *s, vgl_stage_hooks *out);
+/* SIGHUP flag polled between batches to reload the rules. */
+void vgl_stages_set_reload_flag(vgl_stages *s, volatile sig_atomic_t *flag);
+
+/* Offline use (vigil test): one worker context with an explicit sink. */
+void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, char *err,
+                            size_t errlen);
+bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonlen);
+void vgl_stages_idle(void *wctx, int64_t now_ms);
+void vgl_stages_worker_free(void *wctx);
+
+#endif
