@@ -195,20 +195,28 @@ typedef struct vgl_diag {
     size_t cap;
 } vgl_diag;
 
+/* Both accept d == NULL (the message is dropped). A zeroed vgl_diag is
+ * empty; vgl_diag_free leaves it empty and reusable. */
 void vgl_diag_add(vgl_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vgl_diag_free(vgl_diag *d);
 
 /* A config with every default set (no file). */
 vgl_config *vgl_config_defaults(void);
 /* Load and validate FILE. NULL when any problem was found; every problem
- * is in diag. */
+ * is in diag (appended, in file order; diag may be NULL). Relative paths
+ * (rules.paths, plugin_path, plugins[].path, inputs[].schema/schema_dir,
+ * outputs.schema_dir) are joined to the directory of FILE. */
 vgl_config *vgl_config_load(const char *path, vgl_diag *diag);
-/* Same, from a string (tests); name is used in messages. */
+/* Same, from a string (tests); name is used in messages and its directory
+ * part for relative paths. */
 vgl_config *vgl_config_load_string(const char *yaml, size_t len, const char *name,
                                    vgl_diag *diag);
+/* Frees cfg and everything it points to (NULL is ignored). plugins[].config
+ * and automation[].actions[].params point into root and go with it. */
 void vgl_config_free(vgl_config *cfg);
 
-/* Find a map entry. */
+/* Find a map entry: the value, borrowed from map; NULL when map is not a
+ * map or has no such key. */
 const vgl_cnode *vgl_cnode_get(const vgl_cnode *map, const char *key);
 
 /* "500ms", "30s", "10m", "5h", "7d" (a bare number is seconds). */

@@ -880,16 +880,20 @@ vgl_pipeline *vgl_pipeline_new(const vgl_config *cfg, const char *brokers,
     if (!cc)
         goto fail;
     char qkb[32];
-    snprintf(qkb, sizeof(qkb), "%d", 16384);
+    snprintf(qkb, sizeof(qkb), "%d", 2048);
     if (!vgl_kafka_conf_set(cc, "group.id", cfg->kafka.group, err, errlen) ||
         !vgl_kafka_conf_set(cc, "auto.offset.reset", "earliest", err, errlen) ||
-        !vgl_kafka_conf_set(cc, "queued.max.messages.kbytes", qkb, err, errlen)) {
+        !vgl_kafka_conf_set(cc, "queued.max.messages.kbytes", qkb, err, errlen) ||
+        /* one fetch response is buffered whole: bound it too (librdkafka's
+         * default of 50 MB per broker would dominate the memory bound) */
+        !vgl_kafka_conf_set(cc, "fetch.max.bytes", "8388608", err, errlen)) {
         rd_kafka_conf_destroy(cc);
         goto fail;
     }
     for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
         const char *k = cfg->kafka.properties[i].key;
-        if (strcmp(k, "auto.offset.reset") == 0 || strcmp(k, "queued.max.messages.kbytes") == 0)
+        if (strcmp(k, "auto.offset.reset") == 0 || strcmp(k, "queued.max.messages.kbytes") == 0 ||
+            strcmp(k, "fetch.max.bytes") == 0)
             rd_kafka_conf_set(cc, k, cfg->kafka.properties[i].value, NULL, 0);
     }
     if (!forced(cc, "enable.auto.commit", "false", err, errlen) ||
@@ -1068,9 +1072,10 @@ vgl_rc vgl_pipeline_run(vgl_pipeline *p)
     rd_kafka_consumer_close(p->consumer);
     vgl_pipeline_stats s;
     vgl_pipeline_get_stats(p, &s);
-    vgl_info("stopped", "consumed=%llu processed=%llu dead_lettered=%llu produced=%llu",
+    vgl_info("stopped", "consumed=%llu processed=%llu dead_lettered=%llu produced=%llu paused=%llu",
              (unsigned long long)s.consumed, (unsigned long long)s.processed,
-             (unsigned long long)s.dead_lettered, (unsigned long long)s.produced);
+             (unsigned long long)s.dead_lettered, (unsigned long long)s.produced,
+             (unsigned long long)s.paused);
     return result;
 }
 

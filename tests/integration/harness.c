@@ -313,3 +313,17 @@ int64_t h_committed(const h_cluster *c, const char *group, const char *topic, in
     rd_kafka_destroy(rk);
     return off;
 }
+
+bool h_wait_committed(const h_cluster *c, const char *group, const char *topic, int partitions,
+                      int64_t target, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 200) {
+        bool all = true;
+        for (int i = 0; i < partitions && all; i++)
+            all = h_committed(c, group, topic, i) >= target;
+        if (all)
+            return true;
+        usleep(200000);
+    }
+    return false;
+}

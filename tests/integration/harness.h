@@ -68,6 +68,11 @@ void h_records_free(h_records *r);
 /* Committed offset of group for topic/partition (-1 if none). */
 int64_t h_committed(const h_cluster *c, const char *group, const char *topic, int32_t partition);
 
+/* Wait until the group's committed offset of every partition of topic
+ * reaches target (all processed and every output acknowledged). */
+bool h_wait_committed(const h_cluster *c, const char *group, const char *topic, int partitions,
+                      int64_t target, int timeout_ms);
+
 const char *h_vigil_bin(void);
 
 #endif
