@@ -1,0 +1,1 @@
+# plugins/detect-anomaly: automake fragment included by the top Makefile.am (paths from the top).

@@ -1,0 +1,1 @@
+# plugins/respond-webhook: automake fragment included by the top Makefile.am (paths from the top).

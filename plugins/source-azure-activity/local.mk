@@ -1,0 +1,1 @@
+# plugins/source-azure-activity: automake fragment included by the top Makefile.am (paths from the top).
