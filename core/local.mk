@@ -1,0 +1,1 @@
+# core/: incidents, automation, vigil respond (automake fragment, paths from the top)
