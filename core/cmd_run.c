@@ -166,6 +166,14 @@ int vgl_cmd_run(int argc, char **argv)
         rc = VGL_EXIT_RUNTIME;
         goto out;
     }
+    if (vgl_stages_start(stages, (unsigned)(cfg->limits.workers > 0 ? cfg->limits.workers : 1),
+                         vgl_pipeline_produce_topic, p, err, sizeof(err)) != VGL_OK) {
+        fprintf(stderr, "%s\n", err);
+        rc = VGL_EXIT_PROBLEMS;
+        goto out;
+    }
+    vgl_info("stages ready", "plugins=%zu rules=%zu", vgl_stages_plugin_count(stages),
+             vgl_stages_rule_count(stages));
     if (bootstrap_file && !write_bootstrap_file(bootstrap_file, brokers)) {
         vgl_error("cannot write the bootstrap file", "path=%s", bootstrap_file);
         rc = VGL_EXIT_RUNTIME;
@@ -179,6 +187,7 @@ int vgl_cmd_run(int argc, char **argv)
         rc = VGL_EXIT_RUNTIME;
     running_pipeline = NULL;
 out:
+    vgl_stages_stop(stages);
     vgl_pipeline_free(p);
     vgl_stages_free(stages);
     vgl_embedded_stop(emb);

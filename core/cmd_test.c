@@ -318,6 +318,11 @@ int vgl_cmd_test(int argc, char **argv)
         rc = VGL_EXIT_PROBLEMS;
         goto out;
     }
+    if (vgl_stages_start(st, 1, NULL, NULL, err, sizeof(err)) != VGL_OK) {
+        fprintf(stderr, "%s\n", err);
+        rc = VGL_EXIT_PROBLEMS;
+        goto out;
+    }
     vgl_sink sink = {sink_emit, &t};
     wctx = vgl_stages_worker_new(st, 0, &sink, err, sizeof(err));
     if (!wctx) {

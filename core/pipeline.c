@@ -87,6 +87,8 @@ struct vgl_worker {
     rd_kafka_queue_t *q;
     vgl_event ev;
     vgl_buf enc;
+    bool skip_event;        /* the stages replaced the record's event */
+    int32_t cur_partition;  /* input partition of the record in process */
     void *stage_ctx;
     slot *cur;          /* slot of the record being processed */
     vgl_avro_ctx **avro; /* per input */
@@ -436,6 +438,48 @@ vgl_rc vgl_worker_produce(vgl_worker *w, vgl_output_kind kind, const void *key, 
 
 int vgl_worker_id(const vgl_worker *w) { return w->id; }
 
+vgl_rc vgl_pipeline_produce_topic(void *opaque, const char *topic, const void *key,
+                                  size_t keylen, const void *value, size_t len)
+{
+    vgl_pipeline *p = opaque;
+    for (int tries = 0;; tries++) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            p->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+        if (!err)
+            return VGL_OK;
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < 30000) {
+            struct timespec ts = {0, 1000000}; /* backpressure on the connector */
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        vgl_warn("connector record not produced", "topic=%s error=%s", topic,
+                 rd_kafka_err2str(err));
+        return VGL_ERR_KAFKA;
+    }
+}
+
+static int32_t events_partition(const vgl_worker *w)
+{
+    const vgl_pipeline *p = w->p;
+    return p->events_partitions > 0 ? w->cur_partition % p->events_partitions
+                                    : RD_KAFKA_PARTITION_UA;
+}
+
+vgl_rc vgl_worker_produce_event(vgl_worker *w, const vgl_event *ev)
+{
+    vgl_pipeline *p = w->p;
+    if (!p->out[VGL_OUT_EVENTS])
+        return VGL_OK;
+    vgl_buf_reset(&w->enc);
+    vgl_json_encode_event(&w->enc, ev);
+    return produce(w, VGL_OUT_EVENTS, events_partition(w), ev->meta.key, ev->meta.key_len,
+                   w->enc.data, w->enc.len, NULL);
+}
+
+void vgl_worker_skip_event(vgl_worker *w) { w->skip_event = true; }
+
 /* -------------------------------------------------------------- workers */
 
 static void dead_letter(vgl_worker *w, const rd_kafka_message_t *m, const char *stage,
@@ -532,18 +576,15 @@ static void handle_message(vgl_worker *w, rd_kafka_message_t *m)
     ev->meta.key_len = m->key_len;
     ev->meta.received_ms = vgl_now_ms();
     vgl_event_take_time(ev, in->time_fields, in->ntime_fields);
+    w->skip_event = false;
+    w->cur_partition = m->partition;
     if (p->hooks.process && !p->hooks.process(w->stage_ctx, ev, err, sizeof(err))) {
         dead_letter(w, m, "process", err);
         goto done;
     }
     atomic_fetch_add_explicit(&p->processed, 1, memory_order_relaxed);
-    if (p->out[VGL_OUT_EVENTS]) {
-        vgl_buf_reset(&w->enc);
-        vgl_json_encode_event(&w->enc, ev);
-        int32_t part = p->events_partitions > 0 ? m->partition % p->events_partitions
-                                                : RD_KAFKA_PARTITION_UA;
-        produce(w, VGL_OUT_EVENTS, part, m->key, m->key_len, w->enc.data, w->enc.len, NULL);
-    }
+    if (p->out[VGL_OUT_EVENTS] && !w->skip_event)
+        vgl_worker_produce_event(w, ev);
 done:
     w->cur = NULL;
     slot_release(s);

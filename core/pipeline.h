@@ -78,5 +78,16 @@ void vgl_pipeline_free(vgl_pipeline *p);
 vgl_rc vgl_worker_produce(vgl_worker *w, vgl_output_kind kind, const void *key, size_t keylen,
                           const void *value, size_t len);
 int vgl_worker_id(const vgl_worker *w);
+/* Write an event derived from the record in process to outputs.events (on
+ * the input's partition number), e.g. each event a source plugin expanded
+ * the record into. No-op without outputs.events. */
+/* Produce a record not derived from an input (connector plugins): opaque is
+ * the pipeline. Blocks up to 30 s while the producer queue is full. */
+vgl_rc vgl_pipeline_produce_topic(void *opaque, const char *topic, const void *key,
+                                  size_t keylen, const void *value, size_t len);
+vgl_rc vgl_worker_produce_event(vgl_worker *w, const vgl_event *ev);
+/* The record's own event is not to be written to outputs.events (a plugin
+ * dropped or replaced it). */
+void vgl_worker_skip_event(vgl_worker *w);
 
 #endif

@@ -1,22 +1,197 @@
-/* Stage composition shared by `vigil run` and `vigil test` (see stages.h). */
+/*
+ * Stage composition shared by `vigil run` and `vigil test` (see stages.h):
+ *
+ *   decoded record -> source plugin of its input (normalize, may expand)
+ *     -> enrichment plugins -> detection plugins (in config order)
+ *     -> Lua rules (per-worker engine) -> alerts -> incidents/automation
+ *
+ * One worker context per worker thread: its plugin batch, its event pool
+ * for expansions, its rule engine and its incident state. Nothing here is
+ * shared between workers except the immutable stages object and the
+ * current ruleset, which a reload replaces (generation counter, swapped by
+ * each worker between batches).
+ */
 #include "stages.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "codec.h"
+#include "engine.h"
+#if __has_include("incidents.h")
+#include "incidents.h"
+#else
+/* Until core/incidents.c lands: alerts go straight to outputs.alerts. */
+#include "buf.h"
+typedef void (*vgl_emit_fn)(void *opaque, vgl_output_kind kind, const void *key, size_t keylen,
+                            const void *value, size_t len);
+typedef struct vgl_incidents vgl_incidents;
+typedef struct vgl_incident_worker vgl_incident_worker;
+struct vgl_incidents { int x; };
+struct vgl_incident_worker { vgl_emit_fn emit; void *opaque; vgl_buf b; };
+static vgl_incidents *vgl_incidents_new(const vgl_config *cfg, vgl_diag *diag) { (void)cfg; (void)diag; return calloc(1, sizeof(vgl_incidents)); }
+static void vgl_incidents_free(vgl_incidents *inc) { free(inc); }
+static vgl_incident_worker *vgl_incident_worker_new(vgl_incidents *inc, int worker_id, vgl_emit_fn emit, void *opaque) { (void)inc; (void)worker_id; vgl_incident_worker *w = calloc(1, sizeof(*w)); w->emit = emit; w->opaque = opaque; vgl_buf_init(&w->b, 0); return w; }
+static void vgl_incident_worker_free(vgl_incident_worker *w) { if (w) { vgl_buf_free(&w->b); free(w); } }
+static void vgl_incident_alert(vgl_incident_worker *w, const vgl_alert *a) { vgl_buf_reset(&w->b); vgl_alert_to_json(a, &w->b); w->emit(w->opaque, VGL_OUT_ALERTS, a->alert_id, 32, w->b.data, w->b.len); }
+static void vgl_incident_suppressed(vgl_incident_worker *w, const vgl_alert *a) { (void)w; (void)a; }
+static void vgl_incident_tick(vgl_incident_worker *w, int64_t now_ms) { (void)w; (void)now_ms; }
+#endif
 #include "log.h"
+#include "plugin.h"
+
+/* Events one input record may expand into (NSG flow records hold many
+ * tuples); past it the plugin's emit fails and it fails the record. */
+#define STAGE_MAX_EXPANSION 100000
 
 struct vgl_stages {
     const vgl_config *cfg;
+    vgl_plugins *plugins;
+    vgl_incidents *incidents;
+    /* per input index: its source instance or NULL */
+    vgl_plugin_instance **sources;
+    /* enrichers then detectors, in config order */
+    vgl_plugin_instance **chain;
+    size_t nchain;
+    /* rules: the current set and its generation */
+    pthread_mutex_t rules_lock;
+    vgl_ruleset *rules;
+    _Atomic uint64_t rules_gen;
+    /* reload */
     volatile sig_atomic_t *reload_flag;
+    pthread_t reloader;
+    bool reloader_running;
+    atomic_bool reloader_stop;
+    time_t rules_mtime;
+    _Atomic uint64_t reloads, reload_failures;
 };
 
 typedef struct stage_worker {
     vgl_stages *s;
     int id;
     vgl_sink sink;
+    vgl_worker *pw;          /* pipeline worker when run by the pipeline */
+    vgl_batch batch;
+    vgl_event **pool;        /* events for plugin expansions, recycled per record */
+    size_t npool, used;
+    vgl_rules *rules;
+    uint64_t rules_gen;
+    vgl_incident_worker *inc;
+    const char *last_topic;
+    vgl_plugin_instance *last_source;
 } stage_worker;
+
+/* ------------------------------------------------------------- rules */
+
+static void scan_dir(const char *path, int depth, time_t *m);
+
+/* Newest mtime of a rule file or of a directory tree (a directory's own
+ * mtime changes when editors save by rename; files are scanned too). */
+static time_t newest_mtime_of(const char *path, int depth)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    time_t m = st.st_mtime;
+    if (S_ISDIR(st.st_mode) && depth < 8)
+        scan_dir(path, depth, &m);
+    return m;
+}
+
+static void scan_dir(const char *path, int depth, time_t *m)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char sub[4096];
+        if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
+            continue;
+        time_t t = newest_mtime_of(sub, depth + 1);
+        if (t > *m)
+            *m = t;
+    }
+    closedir(d);
+}
+
+static time_t rules_mtime(const vgl_config *cfg)
+{
+    time_t m = 0;
+    for (size_t i = 0; i < cfg->nrule_paths; i++) {
+        time_t t = newest_mtime_of(cfg->rule_paths[i], 0);
+        if (t > m)
+            m = t;
+    }
+    return m;
+}
+
+static vgl_ruleset *load_rules(const vgl_config *cfg, vgl_diag *diag)
+{
+    return vgl_ruleset_load((const char *const *)cfg->rule_paths, cfg->nrule_paths,
+                            &cfg->limits, diag);
+}
+
+/* Load the rules again; on success publish them for the workers. */
+static void reload_rules(vgl_stages *s, const char *why)
+{
+    vgl_diag diag = {0};
+    vgl_ruleset *rs = load_rules(s->cfg, &diag);
+    if (!rs) {
+        atomic_fetch_add(&s->reload_failures, 1);
+        vgl_error("rule reload failed: the running rules stay in place", "trigger=%s problems=%zu",
+                  why, diag.n);
+        for (size_t i = 0; i < diag.n; i++)
+            vgl_error("rule problem", "detail=%s", diag.msgs[i]);
+        vgl_diag_free(&diag);
+        return;
+    }
+    vgl_diag_free(&diag);
+    pthread_mutex_lock(&s->rules_lock);
+    vgl_ruleset *old = s->rules;
+    s->rules = rs;
+    atomic_fetch_add(&s->rules_gen, 1);
+    pthread_mutex_unlock(&s->rules_lock);
+    vgl_ruleset_free(old);
+    atomic_fetch_add(&s->reloads, 1);
+    vgl_info("rules reloaded", "trigger=%s rules=%zu", why, vgl_ruleset_count(rs));
+}
+
+static void *reloader_main(void *arg)
+{
+    vgl_stages *s = arg;
+    unsigned tick = 0;
+    while (!atomic_load(&s->reloader_stop)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (s->reload_flag && *s->reload_flag) {
+            *s->reload_flag = 0;
+            reload_rules(s, "SIGHUP");
+            s->rules_mtime = rules_mtime(s->cfg);
+            continue;
+        }
+        if (++tick % 5 == 0) { /* rule files: checked every second */
+            time_t m = rules_mtime(s->cfg);
+            if (m != s->rules_mtime) {
+                s->rules_mtime = m;
+                reload_rules(s, "file-change");
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ stages */
 
 vgl_stages *vgl_stages_new(const vgl_config *cfg, char *err, size_t errlen)
 {
@@ -26,14 +201,162 @@ vgl_stages *vgl_stages_new(const vgl_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     s->cfg = cfg;
+    pthread_mutex_init(&s->rules_lock, NULL);
+    vgl_diag diag = {0};
+    s->plugins = vgl_plugins_load(cfg, &diag);
+    if (s->plugins) {
+        s->sources = calloc(cfg->ninputs ? cfg->ninputs : 1, sizeof(*s->sources));
+        size_t np = vgl_plugins_count(s->plugins);
+        s->chain = calloc(np ? np : 1, sizeof(*s->chain));
+        for (size_t i = 0; i < cfg->ninputs; i++)
+            if (cfg->inputs[i].source)
+                s->sources[i] = vgl_plugins_find(s->plugins, cfg->inputs[i].source,
+                                                 VGL_PLUGIN_SOURCE);
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < np; i++) {
+                vgl_plugin_instance *pi = vgl_plugins_at(s->plugins, i);
+                vgl_plugin_kind k = pi->desc->kind;
+                if ((pass == 0 && k == VGL_PLUGIN_ENRICH) || (pass == 1 && k == VGL_PLUGIN_DETECT))
+                    s->chain[s->nchain++] = pi;
+            }
+    }
+    if (cfg->nrule_paths) {
+        s->rules = load_rules(cfg, &diag);
+        s->rules_mtime = rules_mtime(cfg);
+    }
+    s->incidents = vgl_incidents_new(cfg, &diag);
+    if (diag.n) {
+        size_t off = 0;
+        err[0] = 0;
+        for (size_t i = 0; i < diag.n && off + 1 < errlen; i++) {
+            int w = snprintf(err + off, errlen - off, "%s%s", i ? "\n" : "", diag.msgs[i]);
+            if (w < 0)
+                break;
+            off += (size_t)w;
+        }
+        vgl_diag_free(&diag);
+        vgl_stages_free(s);
+        return NULL;
+    }
+    vgl_diag_free(&diag);
     return s;
 }
 
-void vgl_stages_free(vgl_stages *s) { free(s); }
+size_t vgl_stages_rule_count(const vgl_stages *s) { return s->rules ? vgl_ruleset_count(s->rules) : 0; }
+
+size_t vgl_stages_plugin_count(const vgl_stages *s)
+{
+    return s->plugins ? vgl_plugins_count(s->plugins) : 0;
+}
+
+vgl_plugins *vgl_stages_plugins(const vgl_stages *s) { return s->plugins; }
+
+vgl_rc vgl_stages_start(vgl_stages *s, unsigned nworkers, vgl_produce_fn produce, void *opaque,
+                        char *err, size_t errlen)
+{
+    vgl_diag diag = {0};
+    vgl_rc rc = VGL_OK;
+    if (s->plugins) {
+        rc = vgl_plugins_prepare_workers(s->plugins, nworkers ? nworkers : 1, &diag);
+        /* connectors run only where there is a producer (not offline) */
+        if (rc == VGL_OK && produce) {
+            vgl_plugins_set_producer(s->plugins, produce, opaque);
+            rc = vgl_plugins_start(s->plugins, &diag);
+        }
+    }
+    if (rc != VGL_OK) {
+        size_t off = 0;
+        err[0] = 0;
+        for (size_t i = 0; i < diag.n && off + 1 < errlen; i++) {
+            int w = snprintf(err + off, errlen - off, "%s%s", i ? "\n" : "", diag.msgs[i]);
+            if (w < 0)
+                break;
+            off += (size_t)w;
+        }
+    }
+    vgl_diag_free(&diag);
+    return rc;
+}
+
+void vgl_stages_stop(vgl_stages *s)
+{
+    if (s && s->plugins)
+        vgl_plugins_stop(s->plugins);
+}
+
+void vgl_stages_free(vgl_stages *s)
+{
+    if (!s)
+        return;
+    if (s->reloader_running) {
+        atomic_store(&s->reloader_stop, true);
+        pthread_join(s->reloader, NULL);
+    }
+    vgl_incidents_free(s->incidents);
+    vgl_ruleset_free(s->rules);
+    vgl_plugins_free(s->plugins);
+    free(s->sources);
+    free(s->chain);
+    pthread_mutex_destroy(&s->rules_lock);
+    free(s);
+}
 
 void vgl_stages_set_reload_flag(vgl_stages *s, volatile sig_atomic_t *flag)
 {
     s->reload_flag = flag;
+    if (!s->reloader_running && s->cfg->nrule_paths &&
+        pthread_create(&s->reloader, NULL, reloader_main, s) == 0)
+        s->reloader_running = true;
+}
+
+/* ------------------------------------------------------------ worker */
+
+static vgl_event *pool_alloc(void *opaque)
+{
+    stage_worker *w = opaque;
+    if (w->used == w->npool) {
+        if (w->npool >= STAGE_MAX_EXPANSION)
+            return NULL;
+        size_t ncap = w->npool ? w->npool * 2 : 64;
+        if (ncap > STAGE_MAX_EXPANSION)
+            ncap = STAGE_MAX_EXPANSION;
+        vgl_event **np = realloc(w->pool, ncap * sizeof(*np));
+        if (!np)
+            return NULL;
+        w->pool = np;
+        for (size_t i = w->npool; i < ncap; i++) {
+            np[i] = malloc(sizeof(vgl_event));
+            if (!np[i]) {
+                w->npool = i;
+                return NULL;
+            }
+            vgl_event_init(np[i], w->s->cfg->limits.event_memory);
+        }
+        w->npool = ncap;
+    }
+    vgl_event *ev = w->pool[w->used++];
+    vgl_event_reset(ev);
+    return ev;
+}
+
+static void emit_to_sink(void *opaque, vgl_output_kind kind, const void *key, size_t keylen,
+                         const void *value, size_t len)
+{
+    stage_worker *w = opaque;
+    if (w->sink.emit)
+        w->sink.emit(w->sink.opaque, kind, key, keylen, value, len);
+}
+
+static void on_alert(void *opaque, const vgl_alert *a)
+{
+    stage_worker *w = opaque;
+    vgl_incident_alert(w->inc, a);
+}
+
+static void on_suppressed(void *opaque, const vgl_alert *a)
+{
+    stage_worker *w = opaque;
+    vgl_incident_suppressed(w->inc, a);
 }
 
 void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, char *err,
@@ -48,25 +371,142 @@ void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, 
     w->id = worker_id;
     if (sink)
         w->sink = *sink;
+    vgl_batch_init(&w->batch, pool_alloc, w, on_alert, w);
+    w->batch.max_events = STAGE_MAX_EXPANSION;
+    w->inc = vgl_incident_worker_new(s->incidents, worker_id, emit_to_sink, w);
+    if (!w->inc) {
+        snprintf(err, errlen, "worker %d: cannot create the incident state", worker_id);
+        vgl_stages_worker_free(w);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->rules_lock);
+    vgl_ruleset *rs = s->rules;
+    w->rules_gen = atomic_load(&s->rules_gen);
+    if (rs)
+        w->rules = vgl_rules_new(rs, worker_id, on_alert, on_suppressed, w, err, errlen);
+    pthread_mutex_unlock(&s->rules_lock);
+    if (rs && !w->rules) {
+        vgl_stages_worker_free(w);
+        return NULL;
+    }
     return w;
+}
+
+static vgl_plugin_instance *source_for(stage_worker *w, const vgl_event *ev)
+{
+    const vgl_stages *s = w->s;
+    if (ev->meta.topic == w->last_topic && w->last_topic)
+        return w->last_source;
+    vgl_plugin_instance *src = NULL;
+    for (size_t i = 0; i < s->cfg->ninputs; i++)
+        if (ev->meta.topic && s->cfg->inputs[i].topic &&
+            strcmp(ev->meta.topic, s->cfg->inputs[i].topic) == 0) {
+            src = s->sources ? s->sources[i] : NULL;
+            break;
+        }
+    /* offline replays name their "topic" after the file: use the first input */
+    if (!src && s->cfg->ninputs && s->sources && ev->meta.partition == 0 &&
+        !w->pw)
+        src = s->sources[0];
+    w->last_topic = ev->meta.topic;
+    w->last_source = src;
+    return src;
 }
 
 bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonlen)
 {
-    (void)wctx;
-    (void)ev;
-    (void)reason;
-    (void)reasonlen;
-    return true;
+    stage_worker *w = wctx;
+    vgl_stages *s = w->s;
+    vgl_batch *b = &w->batch;
+    bool ok = true;
+    w->used = 0;
+    if (s->plugins) {
+        vgl_batch_add(b, ev);
+        vgl_plugin_instance *src = source_for(w, ev);
+        if (src)
+            vgl_plugin_process(src, (unsigned)w->id, b);
+        for (size_t k = 0; k < s->nchain; k++)
+            vgl_plugin_process(s->chain[k], (unsigned)w->id, b);
+        /* a failed item dead-letters the whole input record */
+        for (size_t i = 0; i < b->n; i++)
+            if (b->items[i].state == VGL_BATCH_FAILED) {
+                snprintf(reason, reasonlen, "%s",
+                         b->items[i].reason ? b->items[i].reason : "plugin failed the event");
+                ok = false;
+                break;
+            }
+        if (ok)
+            for (size_t i = 0; i < b->n; i++) {
+                if (b->items[i].state != VGL_BATCH_LIVE)
+                    continue;
+                vgl_event *e = b->items[i].ev;
+                if (w->rules)
+                    vgl_rules_process(w->rules, e);
+                if (w->pw && e != ev)
+                    vgl_worker_produce_event(w->pw, e);
+            }
+        if (ok && w->pw && b->n && b->items[0].ev == ev && b->items[0].state != VGL_BATCH_LIVE)
+            vgl_worker_skip_event(w->pw);
+        vgl_batch_clear(b);
+    } else if (w->rules) {
+        vgl_rules_process(w->rules, ev);
+    }
+    return ok;
 }
 
 void vgl_stages_idle(void *wctx, int64_t now_ms)
 {
-    (void)wctx;
-    (void)now_ms;
+    stage_worker *w = wctx;
+    vgl_stages *s = w->s;
+    if (atomic_load_explicit(&s->rules_gen, memory_order_acquire) != w->rules_gen) {
+        pthread_mutex_lock(&s->rules_lock);
+        vgl_ruleset *rs = s->rules;
+        uint64_t gen = atomic_load(&s->rules_gen);
+        char err[512];
+        if (rs && w->rules) {
+            if (vgl_rules_swap(w->rules, rs, err, sizeof(err)) != VGL_OK)
+                vgl_error("rule swap failed on a worker: it keeps the previous rules",
+                          "worker=%d error=%s", w->id, err);
+        } else if (rs) {
+            w->rules = vgl_rules_new(rs, w->id, on_alert, on_suppressed, w, err, sizeof(err));
+            if (!w->rules)
+                vgl_error("rule engine failed on a worker", "worker=%d error=%s", w->id, err);
+        }
+        w->rules_gen = gen;
+        pthread_mutex_unlock(&s->rules_lock);
+    }
+    if (w->rules) {
+        if (now_ms == INT64_MAX)
+            vgl_rules_advance(w->rules, INT64_MAX);
+        else
+            vgl_rules_tick(w->rules, now_ms);
+    }
+    vgl_incident_tick(w->inc, now_ms);
 }
 
-void vgl_stages_worker_free(void *wctx) { free(wctx); }
+void vgl_stages_worker_free(void *wctx)
+{
+    stage_worker *w = wctx;
+    if (!w)
+        return;
+    vgl_rules_free(w->rules);
+    vgl_incident_worker_free(w->inc);
+    vgl_batch_free(&w->batch);
+    for (size_t i = 0; i < w->npool; i++) {
+        vgl_event_destroy(w->pool[i]);
+        free(w->pool[i]);
+    }
+    free(w->pool);
+    free(w);
+}
+
+vgl_rules *vgl_stages_worker_rules(void *wctx) { return ((stage_worker *)wctx)->rules; }
+vgl_incident_worker *vgl_stages_worker_incidents(void *wctx)
+{
+    return ((stage_worker *)wctx)->inc;
+}
+
+/* --------------------------------------------------- pipeline glue */
 
 static void pipeline_emit(void *opaque, vgl_output_kind kind, const void *key, size_t keylen,
                           const void *value, size_t len)
@@ -74,11 +514,14 @@ static void pipeline_emit(void *opaque, vgl_output_kind kind, const void *key, s
     vgl_worker_produce(opaque, kind, key, keylen, value, len);
 }
 
-static void *hook_worker_init(void *opaque, int worker_id, vgl_worker *w, char *err,
+static void *hook_worker_init(void *opaque, int worker_id, vgl_worker *pw, char *err,
                               size_t errlen)
 {
-    vgl_sink sink = {pipeline_emit, w};
-    return vgl_stages_worker_new(opaque, worker_id, &sink, err, errlen);
+    vgl_sink sink = {pipeline_emit, pw};
+    stage_worker *w = vgl_stages_worker_new(opaque, worker_id, &sink, err, errlen);
+    if (w)
+        w->pw = pw;
+    return w;
 }
 
 void vgl_stages_hooks(vgl_stages *s, vgl_stage_hooks *out)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "pipeline.h"
+#include "plugin.h"
 
 typedef struct vgl_stages vgl_stages;
 
@@ -26,6 +27,15 @@ typedef struct vgl_sink {
  * to load. */
 vgl_stages *vgl_stages_new(const vgl_config *cfg, char *err, size_t errlen);
 void vgl_stages_free(vgl_stages *s);
+size_t vgl_stages_rule_count(const vgl_stages *s);
+size_t vgl_stages_plugin_count(const vgl_stages *s);
+vgl_plugins *vgl_stages_plugins(const vgl_stages *s); /* NULL without plugins */
+/* Before the workers start: per-worker plugin instances, the producer for
+ * connectors (produce may be NULL offline), then connector threads. */
+vgl_rc vgl_stages_start(vgl_stages *s, unsigned nworkers, vgl_produce_fn produce, void *opaque,
+                        char *err, size_t errlen);
+/* Stop connector threads (before the pipeline drains). */
+void vgl_stages_stop(vgl_stages *s);
 /* Hooks for vgl_pipeline_new. */
 void vgl_stages_hooks(vgl_stages *s, vgl_stage_hooks *out);
 /* SIGHUP flag polled between batches to reload the rules. */
@@ -37,5 +47,7 @@ void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, 
 bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonlen);
 void vgl_stages_idle(void *wctx, int64_t now_ms);
 void vgl_stages_worker_free(void *wctx);
+struct vgl_rules *vgl_stages_worker_rules(void *wctx);
+struct vgl_incident_worker *vgl_stages_worker_incidents(void *wctx);
 
 #endif
