@@ -921,7 +921,7 @@ vgl_pipeline *vgl_pipeline_new(const vgl_config *cfg, const char *brokers,
     if (!cc)
         goto fail;
     char qkb[32];
-    snprintf(qkb, sizeof(qkb), "%d", 2048);
+    snprintf(qkb, sizeof(qkb), "%d", 16384);
     if (!vgl_kafka_conf_set(cc, "group.id", cfg->kafka.group, err, errlen) ||
         !vgl_kafka_conf_set(cc, "auto.offset.reset", "earliest", err, errlen) ||
         !vgl_kafka_conf_set(cc, "queued.max.messages.kbytes", qkb, err, errlen) ||
