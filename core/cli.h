@@ -17,6 +17,7 @@ int vgl_cmd_check(int argc, char **argv);
 int vgl_cmd_test(int argc, char **argv);
 int vgl_cmd_broker(int argc, char **argv);
 int vgl_cmd_plugins(int argc, char **argv);
+int vgl_cmd_respond(int argc, char **argv);
 
 /* The config file to use: the -c argument, else $VIGIL_CONFIG, else
  * SYSCONFDIR/vigil.yaml, else ./configs/vigil.yaml. */

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "kafka.h"
 #include "log.h"
+#include "observe.h"
 #include "pipeline.h"
 #include "stages.h"
 
@@ -139,6 +140,7 @@ int vgl_cmd_run(int argc, char **argv)
     vgl_embedded *emb = NULL;
     vgl_stages *stages = NULL;
     vgl_pipeline *p = NULL;
+    vgl_observe *obs = NULL;
     const char *brokers = cfg->kafka.brokers;
     if (strcmp(brokers, "embedded") == 0) {
         emb = start_embedded(cfg, cfg->kafka.embedded_brokers, err, sizeof(err));
@@ -174,6 +176,12 @@ int vgl_cmd_run(int argc, char **argv)
     }
     vgl_info("stages ready", "plugins=%zu rules=%zu", vgl_stages_plugin_count(stages),
              vgl_stages_rule_count(stages));
+    obs = vgl_observe_start(cfg, p, stages, err, sizeof(err));
+    if (!obs) {
+        vgl_error("cannot start the metrics endpoint", "error=%s", err);
+        rc = VGL_EXIT_RUNTIME;
+        goto out;
+    }
     if (bootstrap_file && !write_bootstrap_file(bootstrap_file, brokers)) {
         vgl_error("cannot write the bootstrap file", "path=%s", bootstrap_file);
         rc = VGL_EXIT_RUNTIME;
@@ -188,6 +196,7 @@ int vgl_cmd_run(int argc, char **argv)
     running_pipeline = NULL;
 out:
     vgl_stages_stop(stages);
+    vgl_observe_stop(obs);
     vgl_pipeline_free(p);
     vgl_stages_free(stages);
     vgl_embedded_stop(emb);

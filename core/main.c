@@ -20,6 +20,8 @@ static const char usage[] =
     "Commands:\n"
     "  run        run the daemon: consume the input topics, detect, write alerts,\n"
     "             incidents and actions to the output topics\n"
+    "  respond    carry out response actions: consume the actions topic, run the\n"
+    "             responder plugin, write the outcomes to the action results topic\n"
     "  check      validate the configuration, plugins and rules; print every problem\n"
     "  test       replay event files through the pipeline offline (no Kafka)\n"
     "  broker     run a standalone embedded Kafka cluster for labs and tests\n"
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
     /* each command parses argv[1..] with argv[0] = command name */
     if (strcmp(cmd, "run") == 0)
         return vgl_cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "respond") == 0)
+        return vgl_cmd_respond(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return vgl_cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "test") == 0)

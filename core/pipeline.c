@@ -56,6 +56,7 @@ struct ptrack {
     _Atomic int revoking;
     _Atomic int waiting;
     bool paused;            /* under lock */
+    _Atomic int64_t lag;    /* high watermark - next offset to process, -1 unknown */
     ptrack *next_retired;
 };
 
@@ -65,6 +66,7 @@ typedef struct input_topic {
     const vgl_path **time_fields;
     size_t ntime_fields;
     _Atomic(ptrack *) parts[MAX_PARTITIONS];
+    _Atomic uint64_t n_consumed, n_decoded, n_dlq_decode, n_dlq_process;
 } input_topic;
 
 typedef struct retry_rec {
@@ -114,7 +116,9 @@ struct vgl_pipeline {
     vgl_decode_limits limits;
 
     _Atomic int stop;          /* run loop: stop requested */
-    _Atomic int workers_stop;  /* workers: leave their loop */
+    _Atomic int workers_stop;
+    _Atomic int64_t lag_total;  /* -1 unknown */
+    _Atomic int quiet_stats;  /* workers: leave their loop */
     _Atomic int dr_stop;
     _Atomic int fatal;
     pthread_t dr_thread;
@@ -549,6 +553,7 @@ static void handle_message(vgl_worker *w, rd_kafka_message_t *m)
         return;
     }
     atomic_fetch_add_explicit(&p->consumed, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&in->n_consumed, 1, memory_order_relaxed);
     w->cur = s;
     char err[512];
     vgl_event *ev = &w->ev;
@@ -566,6 +571,7 @@ static void handle_message(vgl_worker *w, rd_kafka_message_t *m)
     else
         rc = vgl_avro_decode(w->avro[idx], ev, m->payload, m->len, &p->limits, err, sizeof(err));
     if (rc != VGL_OK) {
+        atomic_fetch_add_explicit(&in->n_dlq_decode, 1, memory_order_relaxed);
         dead_letter(w, m, "decode", err);
         goto done;
     }
@@ -578,7 +584,9 @@ static void handle_message(vgl_worker *w, rd_kafka_message_t *m)
     vgl_event_take_time(ev, in->time_fields, in->ntime_fields);
     w->skip_event = false;
     w->cur_partition = m->partition;
+    atomic_fetch_add_explicit(&in->n_decoded, 1, memory_order_relaxed);
     if (p->hooks.process && !p->hooks.process(w->stage_ctx, ev, err, sizeof(err))) {
+        atomic_fetch_add_explicit(&in->n_dlq_process, 1, memory_order_relaxed);
         dead_letter(w, m, "process", err);
         goto done;
     }
@@ -1000,7 +1008,78 @@ void vgl_pipeline_get_stats(vgl_pipeline *p, vgl_pipeline_stats *o)
     o->paused = atomic_load(&p->paused_count);
     o->commits = atomic_load(&p->commits);
     o->assigned = atomic_load(&p->assigned);
+    o->lag = atomic_load(&p->lag_total);
 }
+
+void vgl_pipeline_each_topic(vgl_pipeline *p, vgl_topic_stat_fn fn, void *opaque)
+{
+    for (size_t i = 0; i < p->ninputs; i++) {
+        input_topic *in = &p->inputs[i];
+        vgl_topic_stat st = {
+            .topic = in->cfg->topic,
+            .consumed = atomic_load_explicit(&in->n_consumed, memory_order_relaxed),
+            .decoded = atomic_load_explicit(&in->n_decoded, memory_order_relaxed),
+            .dlq_decode = atomic_load_explicit(&in->n_dlq_decode, memory_order_relaxed),
+            .dlq_process = atomic_load_explicit(&in->n_dlq_process, memory_order_relaxed),
+        };
+        fn(opaque, &st);
+    }
+}
+
+/* Main thread (owns the consumer): lag of every assigned partition from
+ * the locally cached high watermark (no request to the broker). */
+static void update_lag(vgl_pipeline *p)
+{
+    int64_t total = 0;
+    bool known = false;
+    for (size_t i = 0; i < p->ninputs; i++) {
+        input_topic *in = &p->inputs[i];
+        for (int k = 0; k < MAX_PARTITIONS; k++) {
+            ptrack *pt = atomic_load(&in->parts[k]);
+            if (!pt)
+                continue;
+            int64_t lo = 0, hi = -1;
+            if (rd_kafka_get_watermark_offsets(p->consumer, in->cfg->topic, k, &lo, &hi) !=
+                    RD_KAFKA_RESP_ERR_NO_ERROR ||
+                hi < 0) {
+                atomic_store(&pt->lag, -1);
+                continue;
+            }
+            pthread_mutex_lock(&pt->lock);
+            int64_t next = pt->done_next >= 0 ? pt->done_next : pt->committed;
+            pthread_mutex_unlock(&pt->lock);
+            int64_t lag = next >= 0 ? hi - next : hi - lo;
+            if (lag < 0)
+                lag = 0;
+            atomic_store(&pt->lag, lag);
+            total += lag;
+            known = true;
+        }
+    }
+    atomic_store(&p->lag_total, known ? total : -1);
+}
+
+void vgl_pipeline_each_partition(vgl_pipeline *p, vgl_partition_stat_fn fn, void *opaque)
+{
+    for (size_t i = 0; i < p->ninputs; i++) {
+        input_topic *in = &p->inputs[i];
+        for (int k = 0; k < MAX_PARTITIONS; k++) {
+            ptrack *pt = atomic_load(&in->parts[k]);
+            if (!pt)
+                continue;
+            pthread_mutex_lock(&pt->lock);
+            vgl_partition_stat st = {.topic = in->cfg->topic,
+                                     .partition = k,
+                                     .lag = atomic_load(&pt->lag),
+                                     .inflight = pt->tail - pt->head,
+                                     .paused = pt->paused};
+            pthread_mutex_unlock(&pt->lock);
+            fn(opaque, &st);
+        }
+    }
+}
+
+void vgl_pipeline_quiet_stats(vgl_pipeline *p) { atomic_store(&p->quiet_stats, 1); }
 
 static void log_stats(vgl_pipeline *p, int64_t elapsed_ms, uint64_t *last_consumed)
 {
@@ -1045,7 +1124,7 @@ vgl_rc vgl_pipeline_run(vgl_pipeline *p)
     vgl_info("consuming", "group=%s inputs=%zu workers=%d", cfg->kafka.group, p->ninputs,
              p->nworkers);
 
-    int64_t last_commit = vgl_now_ms(), last_stats = last_commit;
+    int64_t last_commit = vgl_now_ms(), last_stats = last_commit, last_lag = last_commit;
     uint64_t last_consumed = 0;
     while (!atomic_load(&p->stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, 100);
@@ -1075,7 +1154,12 @@ vgl_rc vgl_pipeline_run(vgl_pipeline *p)
         } else {
             resume_drained(p);
         }
-        if (cfg->log.stats_interval_ms > 0 && now - last_stats >= cfg->log.stats_interval_ms) {
+        if (now - last_lag >= 1000) {
+            update_lag(p);
+            last_lag = now;
+        }
+        if (cfg->log.stats_interval_ms > 0 && now - last_stats >= cfg->log.stats_interval_ms &&
+            !atomic_load(&p->quiet_stats)) {
             log_stats(p, now - last_stats, &last_consumed);
             last_stats = now;
         }

@@ -57,6 +57,7 @@ typedef struct vgl_pipeline_stats {
     uint64_t paused;        /* partition pauses for backpressure */
     uint64_t commits;
     int assigned;           /* partitions currently assigned */
+    int64_t lag;            /* records behind the high watermarks, -1 unknown */
 } vgl_pipeline_stats;
 
 /* brokers: the bootstrap list (the embedded cluster's when configured so). */
@@ -68,6 +69,27 @@ vgl_rc vgl_pipeline_run(vgl_pipeline *p);
 /* Async-signal-safe. */
 void vgl_pipeline_stop(vgl_pipeline *p);
 void vgl_pipeline_get_stats(vgl_pipeline *p, vgl_pipeline_stats *out);
+typedef struct vgl_topic_stat {
+    const char *topic;
+    uint64_t consumed, decoded, dlq_decode, dlq_process;
+} vgl_topic_stat;
+typedef void (*vgl_topic_stat_fn)(void *opaque, const vgl_topic_stat *st);
+/* Per input topic counters; any thread. */
+void vgl_pipeline_each_topic(vgl_pipeline *p, vgl_topic_stat_fn fn, void *opaque);
+
+typedef struct vgl_partition_stat {
+    const char *topic;
+    int32_t partition;
+    int64_t lag;        /* -1 unknown; refreshed every second */
+    uint64_t inflight;  /* records taken and not yet complete */
+    bool paused;
+} vgl_partition_stat;
+typedef void (*vgl_partition_stat_fn)(void *opaque, const vgl_partition_stat *st);
+/* Every assigned partition; any thread. */
+void vgl_pipeline_each_partition(vgl_pipeline *p, vgl_partition_stat_fn fn, void *opaque);
+/* Leave the periodic stats line to the caller (it logs a fuller one). */
+void vgl_pipeline_quiet_stats(vgl_pipeline *p);
+
 /* True once partitions are assigned and the producer has connected. */
 bool vgl_pipeline_ready(vgl_pipeline *p);
 void vgl_pipeline_free(vgl_pipeline *p);

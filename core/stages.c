@@ -26,25 +26,7 @@
 
 #include "codec.h"
 #include "engine.h"
-#if __has_include("incidents.h")
 #include "incidents.h"
-#else
-/* Until core/incidents.c lands: alerts go straight to outputs.alerts. */
-#include "buf.h"
-typedef void (*vgl_emit_fn)(void *opaque, vgl_output_kind kind, const void *key, size_t keylen,
-                            const void *value, size_t len);
-typedef struct vgl_incidents vgl_incidents;
-typedef struct vgl_incident_worker vgl_incident_worker;
-struct vgl_incidents { int x; };
-struct vgl_incident_worker { vgl_emit_fn emit; void *opaque; vgl_buf b; };
-static vgl_incidents *vgl_incidents_new(const vgl_config *cfg, vgl_diag *diag) { (void)cfg; (void)diag; return calloc(1, sizeof(vgl_incidents)); }
-static void vgl_incidents_free(vgl_incidents *inc) { free(inc); }
-static vgl_incident_worker *vgl_incident_worker_new(vgl_incidents *inc, int worker_id, vgl_emit_fn emit, void *opaque) { (void)inc; (void)worker_id; vgl_incident_worker *w = calloc(1, sizeof(*w)); w->emit = emit; w->opaque = opaque; vgl_buf_init(&w->b, 0); return w; }
-static void vgl_incident_worker_free(vgl_incident_worker *w) { if (w) { vgl_buf_free(&w->b); free(w); } }
-static void vgl_incident_alert(vgl_incident_worker *w, const vgl_alert *a) { vgl_buf_reset(&w->b); vgl_alert_to_json(a, &w->b); w->emit(w->opaque, VGL_OUT_ALERTS, a->alert_id, 32, w->b.data, w->b.len); }
-static void vgl_incident_suppressed(vgl_incident_worker *w, const vgl_alert *a) { (void)w; (void)a; }
-static void vgl_incident_tick(vgl_incident_worker *w, int64_t now_ms) { (void)w; (void)now_ms; }
-#endif
 #include "log.h"
 #include "plugin.h"
 
@@ -72,6 +54,9 @@ struct vgl_stages {
     atomic_bool reloader_stop;
     time_t rules_mtime;
     _Atomic uint64_t reloads, reload_failures;
+    /* live worker contexts, for the metrics collectors */
+    pthread_mutex_t workers_lock;
+    struct stage_worker *workers[256];
 };
 
 typedef struct stage_worker {
@@ -87,6 +72,9 @@ typedef struct stage_worker {
     vgl_incident_worker *inc;
     const char *last_topic;
     vgl_plugin_instance *last_source;
+    pthread_mutex_t stats_lock; /* held by a rule swap and by stats readers */
+    /* incident counters as of the last idle call, for other threads */
+    _Atomic uint64_t inc_snap[sizeof(vgl_incident_stats) / sizeof(uint64_t)];
 } stage_worker;
 
 /* ------------------------------------------------------------- rules */
@@ -202,6 +190,7 @@ vgl_stages *vgl_stages_new(const vgl_config *cfg, char *err, size_t errlen)
     }
     s->cfg = cfg;
     pthread_mutex_init(&s->rules_lock, NULL);
+    pthread_mutex_init(&s->workers_lock, NULL);
     vgl_diag diag = {0};
     s->plugins = vgl_plugins_load(cfg, &diag);
     if (s->plugins) {
@@ -298,6 +287,7 @@ void vgl_stages_free(vgl_stages *s)
     free(s->sources);
     free(s->chain);
     pthread_mutex_destroy(&s->rules_lock);
+    pthread_mutex_destroy(&s->workers_lock);
     free(s);
 }
 
@@ -369,6 +359,7 @@ void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, 
     }
     w->s = s;
     w->id = worker_id;
+    pthread_mutex_init(&w->stats_lock, NULL);
     if (sink)
         w->sink = *sink;
     vgl_batch_init(&w->batch, pool_alloc, w, on_alert, w);
@@ -388,6 +379,11 @@ void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, 
     if (rs && !w->rules) {
         vgl_stages_worker_free(w);
         return NULL;
+    }
+    if (worker_id >= 0 && worker_id < 256) {
+        pthread_mutex_lock(&s->workers_lock);
+        s->workers[worker_id] = w;
+        pthread_mutex_unlock(&s->workers_lock);
     }
     return w;
 }
@@ -463,6 +459,7 @@ void vgl_stages_idle(void *wctx, int64_t now_ms)
         vgl_ruleset *rs = s->rules;
         uint64_t gen = atomic_load(&s->rules_gen);
         char err[512];
+        pthread_mutex_lock(&w->stats_lock);
         if (rs && w->rules) {
             if (vgl_rules_swap(w->rules, rs, err, sizeof(err)) != VGL_OK)
                 vgl_error("rule swap failed on a worker: it keeps the previous rules",
@@ -473,6 +470,7 @@ void vgl_stages_idle(void *wctx, int64_t now_ms)
                 vgl_error("rule engine failed on a worker", "worker=%d error=%s", w->id, err);
         }
         w->rules_gen = gen;
+        pthread_mutex_unlock(&w->stats_lock);
         pthread_mutex_unlock(&s->rules_lock);
     }
     if (w->rules) {
@@ -482,6 +480,12 @@ void vgl_stages_idle(void *wctx, int64_t now_ms)
             vgl_rules_tick(w->rules, now_ms);
     }
     vgl_incident_tick(w->inc, now_ms);
+    vgl_incident_stats st;
+    vgl_incident_worker_stats(w->inc, &st);
+    uint64_t v[sizeof(st) / sizeof(uint64_t)];
+    memcpy(v, &st, sizeof(v));
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        atomic_store_explicit(&w->inc_snap[i], v[i], memory_order_relaxed);
 }
 
 void vgl_stages_worker_free(void *wctx)
@@ -489,6 +493,12 @@ void vgl_stages_worker_free(void *wctx)
     stage_worker *w = wctx;
     if (!w)
         return;
+    vgl_stages *s = w->s;
+    pthread_mutex_lock(&s->workers_lock);
+    if (w->id >= 0 && w->id < 256 && s->workers[w->id] == w)
+        s->workers[w->id] = NULL;
+    pthread_mutex_unlock(&s->workers_lock);
+    pthread_mutex_destroy(&w->stats_lock);
     vgl_rules_free(w->rules);
     vgl_incident_worker_free(w->inc);
     vgl_batch_free(&w->batch);
@@ -498,6 +508,125 @@ void vgl_stages_worker_free(void *wctx)
     }
     free(w->pool);
     free(w);
+}
+
+/* ------------------------------------------------------------- stats */
+
+static int cmp_rule_stats(const void *a, const void *b)
+{
+    const vgl_rule_stats *x = a, *y = b;
+    return strcmp(x->rule_id, y->rule_id);
+}
+
+void vgl_stages_each_rule(vgl_stages *s, void (*fn)(void *, const vgl_rule_stats *),
+                          void *opaque)
+{
+    pthread_mutex_lock(&s->workers_lock);
+    vgl_rule_stats *all = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 256; i++) {
+        stage_worker *w = s->workers[i];
+        if (!w)
+            continue;
+        pthread_mutex_lock(&w->stats_lock);
+        size_t nr = w->rules ? vgl_rules_count(w->rules) : 0;
+        if (n + nr > cap) {
+            size_t ncap = (n + nr) * 2;
+            vgl_rule_stats *na = realloc(all, ncap * sizeof(*na));
+            if (!na) {
+                pthread_mutex_unlock(&w->stats_lock);
+                break;
+            }
+            all = na;
+            cap = ncap;
+        }
+        for (size_t k = 0; k < nr; k++) {
+            vgl_rules_rule_stats(w->rules, k, &all[n]);
+            /* the id is borrowed from the worker's ruleset: copy it out
+             * before the lock is released (a swap may free it) */
+            all[n].rule_id = strdup(all[n].rule_id);
+            if (all[n].rule_id)
+                n++;
+        }
+        pthread_mutex_unlock(&w->stats_lock);
+    }
+    pthread_mutex_unlock(&s->workers_lock);
+    if (n)
+        qsort(all, n, sizeof(*all), cmp_rule_stats);
+    for (size_t i = 0; i < n;) {
+        vgl_rule_stats sum = all[i];
+        size_t j = i + 1;
+        for (; j < n && strcmp(all[j].rule_id, sum.rule_id) == 0; j++) {
+            sum.evaluations += all[j].evaluations;
+            sum.matches += all[j].matches;
+            sum.alerts += all[j].alerts;
+            sum.suppressed += all[j].suppressed;
+            sum.errors += all[j].errors;
+            sum.time_ns += all[j].time_ns;
+            sum.state_keys += all[j].state_keys;
+            sum.evictions += all[j].evictions;
+            sum.disabled = sum.disabled || all[j].disabled;
+        }
+        fn(opaque, &sum);
+        for (size_t k = i; k < j; k++)
+            free((char *)all[k].rule_id);
+        i = j;
+    }
+    free(all);
+}
+
+void vgl_stages_each_engine(vgl_stages *s, void (*fn)(void *, int, const vgl_engine_stats *),
+                            void *opaque)
+{
+    pthread_mutex_lock(&s->workers_lock);
+    for (int i = 0; i < 256; i++) {
+        stage_worker *w = s->workers[i];
+        if (!w)
+            continue;
+        pthread_mutex_lock(&w->stats_lock);
+        if (w->rules) {
+            vgl_engine_stats es;
+            vgl_rules_stats(w->rules, &es);
+            fn(opaque, i, &es);
+        }
+        pthread_mutex_unlock(&w->stats_lock);
+    }
+    pthread_mutex_unlock(&s->workers_lock);
+}
+
+void vgl_stages_incident_totals(vgl_stages *s, vgl_incident_stats *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    pthread_mutex_lock(&s->workers_lock);
+    for (int i = 0; i < 256; i++) {
+        stage_worker *w = s->workers[i];
+        if (!w || !w->inc)
+            continue;
+        vgl_incident_stats st;
+        uint64_t v[sizeof(st) / sizeof(uint64_t)];
+        for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+            v[k] = atomic_load_explicit(&w->inc_snap[k], memory_order_relaxed);
+        memcpy(&st, v, sizeof(st));
+        sum->alerts += st.alerts;
+        sum->suppressed += st.suppressed;
+        sum->rate_capped += st.rate_capped;
+        sum->opened += st.opened;
+        sum->updated += st.updated;
+        sum->closed += st.closed;
+        sum->evicted += st.evicted;
+        sum->actions += st.actions;
+        sum->refused_protected += st.refused_protected;
+        sum->refused_rate_limited += st.refused_rate_limited;
+        sum->dry_run += st.dry_run;
+    }
+    pthread_mutex_unlock(&s->workers_lock);
+}
+
+uint64_t vgl_stages_reloads(const vgl_stages *s, uint64_t *failures)
+{
+    if (failures)
+        *failures = atomic_load(&((vgl_stages *)s)->reload_failures);
+    return atomic_load(&((vgl_stages *)s)->reloads);
 }
 
 vgl_rules *vgl_stages_worker_rules(void *wctx) { return ((stage_worker *)wctx)->rules; }

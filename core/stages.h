@@ -48,6 +48,18 @@ bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonle
 void vgl_stages_idle(void *wctx, int64_t now_ms);
 void vgl_stages_worker_free(void *wctx);
 struct vgl_rules *vgl_stages_worker_rules(void *wctx);
+
+/* Statistics for the metrics endpoint, from any thread. */
+#include "engine.h"
+struct vgl_incident_stats;
+/* Per rule id, summed over the workers. */
+void vgl_stages_each_rule(vgl_stages *s, void (*fn)(void *, const vgl_rule_stats *),
+                          void *opaque);
+/* Per worker engine figures (Lua memory, late events). */
+void vgl_stages_each_engine(vgl_stages *s, void (*fn)(void *, int, const vgl_engine_stats *),
+                            void *opaque);
+void vgl_stages_incident_totals(vgl_stages *s, struct vgl_incident_stats *sum);
+uint64_t vgl_stages_reloads(const vgl_stages *s, uint64_t *failures);
 struct vgl_incident_worker *vgl_stages_worker_incidents(void *wctx);
 
 #endif
