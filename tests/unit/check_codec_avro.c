@@ -984,7 +984,8 @@ static const shipped_case shipped[] = {
      "\"critical\",\"status\":\"updated\",\"first_seen\":\"2020-10-19T12:28:31.000Z\","
      "\"last_seen\":\"2020-10-19T12:30:00.000Z\",\"tactics\":[\"credential-access\"],"
      "\"techniques\":[\"T1003.002\"],\"entities\":[{\"type\":\"host\",\"value\":\"WORKSTATION5\"}],"
-     "\"alert_ids\":[\"a-1\",\"a-2\"],\"alert_count\":2,\"suppressed_count\":0,\"version\":2}"},
+     "\"alert_ids\":[\"a-1\",\"a-2\"],\"alert_count\":2,\"suppressed_count\":0,\"version\":2,"
+     "\"rule_ids\":[]}"},
     {"action",
      "{\"action_id\":\"x-3\",\"action\":\"isolate_host\",\"target\":{\"type\":\"host\",\"value\":"
      "\"WORKSTATION5\"},\"incident_id\":\"i-9\",\"rule_ids\":[\"win.sam_copy\"],\"reason\":"
@@ -995,7 +996,8 @@ static const shipped_case shipped[] = {
      "\"WORKSTATION5\"},\"incident_id\":\"i-9\",\"rule_ids\":[\"win.sam_copy\"],\"reason\":"
      "\"SAM hive copied\",\"requested_at\":\"2020-10-19T12:28:32.000Z\",\"dry_run\":true,"
      "\"expires_at\":null,\"status\":\"refused_protected\",\"error\":\"host is on the protected "
-     "list\",\"params\":{\"mode\":\"full\"}}"},
+     "list\",\"params\":{\"mode\":\"full\"},\"automation\":null,\"finished_at\":null,"
+     "\"responder\":null}"},
 };
 
 START_TEST(test_shipped_encode)
