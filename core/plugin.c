@@ -254,6 +254,10 @@ static char *find_plugin(const vgl_plugin_dirs *d, const char *name, vgl_plugin_
             if (!is_file(path))
                 snprintf(path, sizeof(path), "%s/%s-%s/.libs/vigil-%s-%s.so", d->dirs[i],
                          kind_names[k], name, kind_names[k], name);
+            /* connectors live in plugins/source-NAME/ of the build tree */
+            if (!is_file(path) && k == VGL_PLUGIN_CONNECTOR)
+                snprintf(path, sizeof(path), "%s/source-%s/.libs/vigil-connector-%s.so",
+                         d->dirs[i], name, name);
             if (is_file(path)) {
                 found[k] = strdup(path);
                 nfound++;
@@ -2245,6 +2249,14 @@ vgl_rc vgl_plugins_list(const char *const *dirs, size_t ndirs, vgl_plugin_list *
                 if (!dash || !vgl_plugin_kind_parse(n, (size_t)(dash - n), &k))
                     continue;
                 snprintf(rel, sizeof(rel), "%s/.libs/vigil-%s.so", n, n);
+                char alt[PATH_MAX];
+                /* connectors are built in source-NAME/ */
+                if (k == VGL_PLUGIN_SOURCE &&
+                    snprintf(path, sizeof(path), "%s/%s", dirs[d], rel) < (int)sizeof(path) &&
+                    !is_file(path) &&
+                    snprintf(alt, sizeof(alt), "%s/.libs/vigil-connector-%s.so", n,
+                             dash + 1) < (int)sizeof(alt))
+                    snprintf(rel, sizeof(rel), "%s", alt);
             }
             int pl = snprintf(path, sizeof(path), "%s/%s", dirs[d], rel);
             size_t rl = strlen(rel);
