@@ -73,8 +73,8 @@ static vgl_embedded *start_embedded(const vgl_config *cfg, int brokers, char *er
     const char *topics[64];
     size_t n = vgl_config_topics(cfg, topics, 64);
     for (size_t i = 0; i < n; i++) {
-        if (vgl_embedded_create_topic(e, topics[i], cfg->kafka.embedded_partitions, err, errlen) !=
-            VGL_OK) {
+        if (vgl_embedded_create_topic(e, topics[i], vgl_config_topic_partitions(cfg, topics[i]),
+                                      err, errlen) != VGL_OK) {
             vgl_embedded_stop(e);
             return NULL;
         }
@@ -304,7 +304,7 @@ int vgl_cmd_broker(int argc, char **argv)
         const char *ct[64];
         size_t n = vgl_config_topics(cfg, ct, 64);
         for (size_t i = 0; i < n && rc == VGL_EXIT_OK; i++)
-            if (vgl_embedded_create_topic(e, ct[i], cfg->kafka.embedded_partitions, err,
+            if (vgl_embedded_create_topic(e, ct[i], vgl_config_topic_partitions(cfg, ct[i]), err,
                                           sizeof(err)) != VGL_OK)
                 rc = VGL_EXIT_RUNTIME;
     }

@@ -291,6 +291,8 @@ int vgl_cmd_test(int argc, char **argv)
         cfg->nrule_paths = nrules;
     }
     free(rules);
+    /* one process, one worker: grouping needs no internal topic */
+    cfg->incidents.per_worker = true;
     if (cfg->ninputs == 0) {
         cfg->inputs = calloc(1, sizeof(vgl_input_cfg));
         cfg->ninputs = 1;

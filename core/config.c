@@ -1574,7 +1574,9 @@ static void load_rules(loader *L, vgl_config *cfg, const vgl_cnode *root)
 static void load_incidents(loader *L, vgl_config *cfg, const vgl_cnode *root)
 {
     static const char *const keys[] = {"group_by", "group_window", "max_open",
-                                       "max_alerts_per_rule_per_min", NULL};
+                                       "max_alerts_per_rule_per_min", "grouping", "topic",
+                                       NULL};
+    static const char *const grouping_names[] = {"global", "worker", NULL};
     vgl_incidents_cfg *inc = &cfg->incidents;
     const vgl_cnode *m = get_map(L, root, "incidents", NULL);
     if (!m)
@@ -1589,6 +1591,9 @@ static void load_incidents(loader *L, vgl_config *cfg, const vgl_cnode *root)
         inc->max_open = (uint32_t)v;
     if (get_int(L, m, "max_alerts_per_rule_per_min", "incidents", 1, UINT32_MAX, &v))
         inc->max_alerts_per_rule_per_min = (uint32_t)v;
+    if (get_enum(L, m, "grouping", "incidents", grouping_names, &mode))
+        inc->per_worker = mode == 1;
+    get_str(L, m, "topic", "incidents", false, &inc->topic);
 }
 
 static void load_when(loader *L, vgl_automation_when *w, const vgl_cnode *m, const char *where)
@@ -1847,6 +1852,7 @@ vgl_config *vgl_config_defaults(void)
     c->incidents.group_window_ms = 5 * 3600 * 1000LL;
     c->incidents.max_open = 100000;
     c->incidents.max_alerts_per_rule_per_min = 600;
+    c->incidents.topic = xstrdup("vigil.alerts.grouping");
 
     c->response.group = xstrdup("vigil-respond");
 
@@ -1901,6 +1907,7 @@ void vgl_config_free(vgl_config *c)
     }
     free(c->inputs);
     free(c->outputs.alerts);
+    free(c->incidents.topic);
     free(c->outputs.incidents);
     free(c->outputs.actions);
     free(c->outputs.action_results);

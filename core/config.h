@@ -105,6 +105,9 @@ typedef struct vgl_incidents_cfg {
     int64_t group_window_ms;  /* default 5h */
     uint32_t max_open;        /* open incidents kept per worker, default 100000 */
     uint32_t max_alerts_per_rule_per_min; /* alert rate cap, default 600 */
+    bool per_worker;          /* grouping: worker (true) | global (false, default) */
+    char *topic;              /* internal alert topic of global grouping,
+                                 default "vigil.alerts.grouping" */
 } vgl_incidents_cfg;
 
 typedef struct vgl_automation_when {

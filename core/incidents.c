@@ -104,7 +104,19 @@ struct vgl_incident_worker {
     vgl_incident_stats st;
     vgl_event scratch;
     vgl_buf out;
+    /* two-stage (global) grouping: see vgl_incident_worker_set_stage */
+    int stage;
+    vgl_forward_fn forward;
+    void *forward_opaque;
 };
+
+void vgl_incident_worker_set_stage(vgl_incident_worker *w, int stage, vgl_forward_fn fn,
+                                   void *opaque)
+{
+    w->stage = stage;
+    w->forward = fn;
+    w->forward_opaque = opaque;
+}
 
 /* ------------------------------------------------------------ keys */
 
@@ -946,9 +958,14 @@ static void withhold(vgl_incident_worker *w, const vgl_alert *a)
 void vgl_incident_alert(vgl_incident_worker *w, const vgl_alert *a)
 {
     advance_watermark(w, a);
+    if (w->stage == VGL_INC_STAGE_GROUP)
+        goto group; /* alert record, rate cap and counting were done by stage 1 */
     if (!rate_ok(w, a)) {
         w->st.rate_capped++;
-        withhold(w, a);
+        if (w->stage == VGL_INC_STAGE_ALERTS && w->forward)
+            w->forward(w->forward_opaque, a, true);
+        else
+            withhold(w, a);
         return;
     }
     w->st.alerts++;
@@ -966,6 +983,12 @@ void vgl_incident_alert(vgl_incident_worker *w, const vgl_alert *a)
             w->emit(w->opaque, VGL_OUT_ALERTS, a->alert_id, strlen(a->alert_id), w->out.data,
                     w->out.len);
     }
+    if (w->stage == VGL_INC_STAGE_ALERTS) {
+        if (w->forward)
+            w->forward(w->forward_opaque, a, false);
+        return;
+    }
+group:;
     /* the incident */
     incident *inc = find_incident(w, a);
     bool is_new = false;
@@ -1007,8 +1030,12 @@ void vgl_incident_alert(vgl_incident_worker *w, const vgl_alert *a)
 void vgl_incident_suppressed(vgl_incident_worker *w, const vgl_alert *a)
 {
     advance_watermark(w, a);
-    w->st.suppressed++;
-    withhold(w, a);
+    if (w->stage != VGL_INC_STAGE_GROUP)
+        w->st.suppressed++;
+    if (w->stage == VGL_INC_STAGE_ALERTS && w->forward)
+        w->forward(w->forward_opaque, a, true);
+    else
+        withhold(w, a);
 }
 
 void vgl_incident_tick(vgl_incident_worker *w, int64_t now_ms)

@@ -80,6 +80,20 @@ void vgl_incident_suppressed(vgl_incident_worker *w, const vgl_alert *a);
  * opens: the least recently updated one is closed (counted as evicted). */
 void vgl_incident_tick(vgl_incident_worker *w, int64_t now_ms);
 
+/* Global grouping runs in two stages (docs/architecture.md, "Incidents
+ * across partitions"):
+ *   stage 1 (VGL_INC_STAGE_ALERTS), on the worker that raised the alert:
+ *     rate cap, the alert record, then `forward` hands the alert (or a
+ *     withheld one, suppressed = true) to the internal grouping topic;
+ *   stage 2 (VGL_INC_STAGE_GROUP), on the worker owning the grouping
+ *     topic's partition: incidents and automation only.
+ * VGL_INC_STAGE_ALL (the default) does everything in one place (per-worker
+ * grouping, and `vigil test`). */
+enum { VGL_INC_STAGE_ALL = 0, VGL_INC_STAGE_ALERTS = 1, VGL_INC_STAGE_GROUP = 2 };
+typedef void (*vgl_forward_fn)(void *opaque, const vgl_alert *a, bool suppressed);
+void vgl_incident_worker_set_stage(vgl_incident_worker *w, int stage, vgl_forward_fn fn,
+                                   void *opaque);
+
 typedef struct vgl_incident_stats {
     uint64_t alerts, suppressed, rate_capped, opened, updated, closed, evicted, actions,
         refused_protected, refused_rate_limited, dry_run;

@@ -135,5 +135,17 @@ size_t vgl_config_topics(const vgl_config *cfg, const char **out, size_t max)
     n = add_topic(out, n, max, o->action_results);
     n = add_topic(out, n, max, o->dead_letter);
     n = add_topic(out, n, max, o->events);
+    if (!cfg->incidents.per_worker)
+        n = add_topic(out, n, max, cfg->incidents.topic);
     return n;
+}
+
+int vgl_config_topic_partitions(const vgl_config *cfg, const char *topic)
+{
+    /* the internal grouping topic has one partition: every alert meets every
+     * other in one incident stage (docs/architecture.md) */
+    if (!cfg->incidents.per_worker && cfg->incidents.topic &&
+        strcmp(topic, cfg->incidents.topic) == 0)
+        return 1;
+    return cfg->kafka.embedded_partitions;
 }

@@ -39,4 +39,7 @@ bool vgl_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
  * embedded cluster to create. Returns the count; names borrowed from cfg. */
 size_t vgl_config_topics(const vgl_config *cfg, const char **out, size_t max);
 
+/* Partitions the embedded cluster gives a configured topic. */
+int vgl_config_topic_partitions(const vgl_config *cfg, const char *topic);
+
 #endif

@@ -18,3 +18,10 @@ tests_integration_it_respond_CFLAGS = $(TEST_CFLAGS)
 tests_integration_it_respond_LDADD = $(TEST_LIBS)
 # the integration test runs `vigil respond` with the test responder plugin
 EXTRA_tests_integration_it_respond_DEPENDENCIES = vigil tests/plugins/vigil-respond-pretend.la
+
+check_PROGRAMS += tests/integration/it_incidents
+tests_integration_it_incidents_SOURCES = tests/integration/it_incidents.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_it_incidents_CFLAGS = $(TEST_CFLAGS)
+tests_integration_it_incidents_LDADD = $(TEST_LIBS)
+EXTRA_tests_integration_it_incidents_DEPENDENCIES = vigil

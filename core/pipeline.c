@@ -117,6 +117,7 @@ struct vgl_pipeline {
 
     _Atomic int stop;          /* run loop: stop requested */
     _Atomic int workers_stop;
+    vgl_input_cfg grouping_input; /* the internal alert topic, when global */
     _Atomic int64_t lag_total;  /* -1 unknown */
     _Atomic int quiet_stats;  /* workers: leave their loop */
     _Atomic int dr_stop;
@@ -835,6 +836,8 @@ static int topic_partitions(rd_kafka_t *rk, rd_kafka_topic_t *rkt)
     return n;
 }
 
+static const char *const grouping_time_fields[] = {"time"};
+
 vgl_pipeline *vgl_pipeline_new(const vgl_config *cfg, const char *brokers,
                                const vgl_stage_hooks *hooks, char *err, size_t errlen)
 {
@@ -857,13 +860,21 @@ vgl_pipeline *vgl_pipeline_new(const vgl_config *cfg, const char *brokers,
     p->ring_cap = pow2_at_least(cfg->limits.queue_events ? cfg->limits.queue_events : 10000);
     p->nworkers = cfg->limits.workers > 0 ? cfg->limits.workers : 1;
 
-    p->inputs = calloc(cfg->ninputs, sizeof(input_topic));
+    /* global incident grouping consumes its internal alert topic too */
+    bool grouping = !cfg->incidents.per_worker && cfg->incidents.topic && *cfg->incidents.topic;
+    if (grouping) {
+        p->grouping_input.topic = cfg->incidents.topic;
+        p->grouping_input.format = VGL_FMT_JSON;
+        p->grouping_input.time_fields = (char **)grouping_time_fields;
+        p->grouping_input.ntime_fields = 1;
+    }
+    p->ninputs = cfg->ninputs + (grouping ? 1 : 0);
+    p->inputs = calloc(p->ninputs, sizeof(input_topic));
     if (!p->inputs)
         goto oom;
-    p->ninputs = cfg->ninputs;
-    for (size_t i = 0; i < cfg->ninputs; i++) {
+    for (size_t i = 0; i < p->ninputs; i++) {
         input_topic *in = &p->inputs[i];
-        in->cfg = &cfg->inputs[i];
+        in->cfg = i < cfg->ninputs ? &cfg->inputs[i] : &p->grouping_input;
         char cerr[512];
         if (in->cfg->format == VGL_FMT_AVRO)
             in->avro = vgl_avro_codec_from_file(in->cfg->schema, cerr, sizeof(cerr));
@@ -912,6 +923,7 @@ vgl_pipeline *vgl_pipeline_new(const vgl_config *cfg, const char *brokers,
         [VGL_OUT_ACTION_RESULTS] = cfg->outputs.action_results,
         [VGL_OUT_EVENTS] = cfg->outputs.events,
         [VGL_OUT_DEAD_LETTER] = cfg->outputs.dead_letter,
+        [VGL_OUT_GROUPING] = grouping ? cfg->incidents.topic : NULL,
     };
     for (int k = 0; k < VGL_OUT_COUNT; k++)
         if (outs[k] && *outs[k])

@@ -28,6 +28,7 @@ typedef enum vgl_output_kind {
     VGL_OUT_ACTION_RESULTS,
     VGL_OUT_EVENTS,
     VGL_OUT_DEAD_LETTER,
+    VGL_OUT_GROUPING,   /* internal: alerts to the incident stage (incidents.topic) */
     VGL_OUT_COUNT
 } vgl_output_kind;
 

@@ -69,7 +69,9 @@ typedef struct stage_worker {
     size_t npool, used;
     vgl_rules *rules;
     uint64_t rules_gen;
-    vgl_incident_worker *inc;
+    vgl_incident_worker *inc;       /* stage 1 (or everything, per-worker grouping) */
+    vgl_incident_worker *inc_group; /* stage 2 of global grouping */
+    vgl_buf fwd;                    /* internal alert record being built */
     const char *last_topic;
     vgl_plugin_instance *last_source;
     pthread_mutex_t stats_lock; /* held by a rule swap and by stats readers */
@@ -349,6 +351,138 @@ static void on_suppressed(void *opaque, const vgl_alert *a)
     vgl_incident_suppressed(w->inc, a);
 }
 
+/* ----------------------------------------------- global incident grouping */
+
+static bool global_grouping(const vgl_config *cfg)
+{
+    return !cfg->incidents.per_worker && cfg->incidents.topic && *cfg->incidents.topic;
+}
+
+/* The entity an alert is routed by when the grouping topic has several
+ * partitions: accounts first, then hosts, then IPs, else the first one. */
+static void grouping_key(const vgl_config *cfg, const vgl_alert *a, vgl_buf *key)
+{
+    vgl_buf_reset(key);
+    if (cfg->incidents.group_by == VGL_GROUP_RULE || a->nentities == 0) {
+        vgl_buf_append(key, a->rule_id, strlen(a->rule_id));
+        return;
+    }
+    static const char *const prio[] = {"account", "host", "ip"};
+    const vgl_entity *pick = &a->entities[0];
+    for (size_t p = 0; p < 3; p++) {
+        size_t i;
+        for (i = 0; i < a->nentities; i++)
+            if (strcmp(a->entities[i].type, prio[p]) == 0)
+                break;
+        if (i < a->nentities) {
+            pick = &a->entities[i];
+            break;
+        }
+    }
+    vgl_buf_append(key, pick->type, strlen(pick->type));
+    vgl_buf_append(key, ":", 1);
+    for (const char *c = pick->value; *c; c++) {
+        char l = (*c >= 'A' && *c <= 'Z') ? (char)(*c + 32) : *c;
+        vgl_buf_append(key, &l, 1);
+    }
+}
+
+/* Stage 1 -> the grouping topic: the alert JSON plus what stage 2 needs
+ * that the public record does not carry. */
+static void forward_alert(void *opaque, const vgl_alert *a, bool suppressed)
+{
+    stage_worker *w = opaque;
+    if (!w->pw)
+        return;
+    vgl_buf *b = &w->fwd;
+    vgl_buf_reset(b);
+    if (!vgl_alert_to_json(a, b) || b->len < 2 || b->data[b->len - 1] != '}')
+        return;
+    b->len--; /* reopen the object */
+    vgl_buf_printf(b, ",\"suppressed\":%s,\"suppress_ms\":%lld,\"responses\":[",
+                    suppressed ? "true" : "false", (long long)a->suppress_ms);
+    for (size_t i = 0; i < a->nresponses; i++) {
+        vgl_buf_append(b, i ? ",{\"action\":" : "{\"action\":", i ? 11 : 10);
+        vgl_buf_json_str(b, a->responses[i].action ? a->responses[i].action : "",
+                         a->responses[i].action ? strlen(a->responses[i].action) : 0);
+        vgl_buf_append(b, ",\"target\":", 10);
+        vgl_buf_json_str(b, a->responses[i].target ? a->responses[i].target : "",
+                         a->responses[i].target ? strlen(a->responses[i].target) : 0);
+        vgl_buf_append(b, "}", 1);
+    }
+    vgl_buf_append(b, "]}", 2);
+    vgl_buf key;
+    vgl_buf_init(&key, 4096);
+    grouping_key(w->s->cfg, a, &key);
+    vgl_worker_produce(w->pw, VGL_OUT_GROUPING, key.data, key.len, b->data, b->len);
+    vgl_buf_free(&key);
+}
+
+static const char *str_at(const vgl_value *obj, const char *k)
+{
+    const vgl_value *v = obj ? vgl_object_get(obj, k, strlen(k), vgl_hash(k, strlen(k))) : NULL;
+    return v && v->type == VGL_T_STRING ? v->u.s : NULL;
+}
+
+#define GRP_MAX_ENTITIES 64
+#define GRP_MAX_TAGS 32
+#define GRP_MAX_RESPONSES 16
+
+/* Stage 2: one internal alert record -> the incident stage. */
+static bool group_record(stage_worker *w, const vgl_event *ev, char *reason, size_t reasonlen)
+{
+    const vgl_value *r = &ev->root;
+    vgl_alert a;
+    memset(&a, 0, sizeof(a));
+    const char *id = str_at(r, "alert_id"), *sev = str_at(r, "severity");
+    a.rule_id = str_at(r, "rule_id");
+    a.title = str_at(r, "title");
+    if (!id || strlen(id) != VGL_ALERT_ID_LEN || !a.rule_id || !a.title || !sev ||
+        !vgl_severity_parse(sev, &a.severity)) {
+        snprintf(reason, reasonlen,
+                 "incident stage: not an alert record (alert_id, rule_id, title, severity)");
+        return false;
+    }
+    memcpy(a.alert_id, id, VGL_ALERT_ID_LEN + 1);
+    a.description = str_at(r, "description");
+    a.tactic = str_at(r, "tactic");
+    a.technique = str_at(r, "technique");
+    a.time_ms = ev->ts_ms;
+    vgl_entity ents[GRP_MAX_ENTITIES];
+    const char *tags[GRP_MAX_TAGS];
+    vgl_response_req resp[GRP_MAX_RESPONSES];
+    const vgl_value *v = vgl_object_get(r, "entities", 8, vgl_hash("entities", 8));
+    for (uint32_t i = 0; v && v->type == VGL_T_ARRAY && i < v->n && a.nentities < GRP_MAX_ENTITIES;
+         i++) {
+        const char *t = str_at(&v->u.items[i], "type"), *val = str_at(&v->u.items[i], "value");
+        if (t && val)
+            ents[a.nentities++] = (vgl_entity){t, val};
+    }
+    a.entities = ents;
+    v = vgl_object_get(r, "tags", 4, vgl_hash("tags", 4));
+    for (uint32_t i = 0; v && v->type == VGL_T_ARRAY && i < v->n && a.ntags < GRP_MAX_TAGS; i++)
+        if (v->u.items[i].type == VGL_T_STRING)
+            tags[a.ntags++] = v->u.items[i].u.s;
+    a.tags = tags;
+    v = vgl_object_get(r, "responses", 9, vgl_hash("responses", 9));
+    for (uint32_t i = 0;
+         v && v->type == VGL_T_ARRAY && i < v->n && a.nresponses < GRP_MAX_RESPONSES; i++) {
+        const char *act = str_at(&v->u.items[i], "action"), *tg = str_at(&v->u.items[i], "target");
+        if (act && tg)
+            resp[a.nresponses++] = (vgl_response_req){act, tg};
+    }
+    a.responses = resp;
+    const vgl_value *sm = vgl_object_get(r, "suppress_ms", 11, vgl_hash("suppress_ms", 11));
+    if (sm && sm->type == VGL_T_INT)
+        a.suppress_ms = sm->u.i;
+    const vgl_value *sup = vgl_object_get(r, "suppressed", 10, vgl_hash("suppressed", 10));
+    if (sup && sup->type == VGL_T_BOOL && sup->u.b)
+        vgl_incident_suppressed(w->inc_group, &a);
+    else
+        vgl_incident_alert(w->inc_group, &a);
+    return true;
+}
+
 void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, char *err,
                             size_t errlen)
 {
@@ -365,7 +499,15 @@ void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, 
     vgl_batch_init(&w->batch, pool_alloc, w, on_alert, w);
     w->batch.max_events = STAGE_MAX_EXPANSION;
     w->inc = vgl_incident_worker_new(s->incidents, worker_id, emit_to_sink, w);
-    if (!w->inc) {
+    vgl_buf_init(&w->fwd, 0);
+    if (w->inc && global_grouping(s->cfg) && sink && sink->emit) {
+        w->inc_group = vgl_incident_worker_new(s->incidents, worker_id, emit_to_sink, w);
+        if (w->inc_group) {
+            vgl_incident_worker_set_stage(w->inc, VGL_INC_STAGE_ALERTS, forward_alert, w);
+            vgl_incident_worker_set_stage(w->inc_group, VGL_INC_STAGE_GROUP, NULL, NULL);
+        }
+    }
+    if (!w->inc || (global_grouping(s->cfg) && sink && sink->emit && !w->inc_group)) {
         snprintf(err, errlen, "worker %d: cannot create the incident state", worker_id);
         vgl_stages_worker_free(w);
         return NULL;
@@ -416,6 +558,11 @@ bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonle
     vgl_batch *b = &w->batch;
     bool ok = true;
     w->used = 0;
+    if (w->inc_group && ev->meta.topic == s->cfg->incidents.topic) {
+        if (w->pw)
+            vgl_worker_skip_event(w->pw);
+        return group_record(w, ev, reason, reasonlen);
+    }
     if (s->plugins) {
         vgl_batch_add(b, ev);
         vgl_plugin_instance *src = source_for(w, ev);
@@ -480,8 +627,23 @@ void vgl_stages_idle(void *wctx, int64_t now_ms)
             vgl_rules_tick(w->rules, now_ms);
     }
     vgl_incident_tick(w->inc, now_ms);
+    if (w->inc_group)
+        vgl_incident_tick(w->inc_group, now_ms);
     vgl_incident_stats st;
     vgl_incident_worker_stats(w->inc, &st);
+    if (w->inc_group) {
+        vgl_incident_stats g;
+        vgl_incident_worker_stats(w->inc_group, &g);
+        /* stage 1 counts alerts, stage 2 incidents and actions */
+        st.opened += g.opened;
+        st.updated += g.updated;
+        st.closed += g.closed;
+        st.evicted += g.evicted;
+        st.actions += g.actions;
+        st.refused_protected += g.refused_protected;
+        st.refused_rate_limited += g.refused_rate_limited;
+        st.dry_run += g.dry_run;
+    }
     uint64_t v[sizeof(st) / sizeof(uint64_t)];
     memcpy(v, &st, sizeof(v));
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
@@ -501,6 +663,8 @@ void vgl_stages_worker_free(void *wctx)
     pthread_mutex_destroy(&w->stats_lock);
     vgl_rules_free(w->rules);
     vgl_incident_worker_free(w->inc);
+    vgl_incident_worker_free(w->inc_group);
+    vgl_buf_free(&w->fwd);
     vgl_batch_free(&w->batch);
     for (size_t i = 0; i < w->npool; i++) {
         vgl_event_destroy(w->pool[i]);
