@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -29,6 +30,8 @@ static const char test_usage[] =
     "With --expect, the alerts are compared with EXPECTED.jsonl (one alert per line;\n"
     "rule_id is required, and entities and evidence offsets are compared when given):\n"
     "a missing or unexpected alert prints a diff and exits 1.\n"
+    "On a terminal a progress line (events, events/s, alerts) is kept on stderr;\n"
+    "nothing extra is printed when stderr is not a terminal.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE     configuration (default: built-in defaults, no plugins)\n"
@@ -44,7 +47,34 @@ typedef struct test_run {
     bool alerts_only;
     bool quiet;
     size_t nalerts, nincidents, nactions;
+    /* progress line on a terminal (stderr is a TTY and not --quiet) */
+    bool progress;
+    size_t events;
+    struct timespec t0, last;
 } test_run;
+
+static double secs_since(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Redraw the progress line at most 5 times a second. */
+static void progress(test_run *t, bool final)
+{
+    if (!t->progress)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!final && secs_since(&t->last, &now) < 0.2)
+        return;
+    t->last = now;
+    double el = secs_since(&t->t0, &now);
+    fprintf(stderr, "\r\033[K  %zu events  %.0f events/s  %zu alerts", t->events,
+            el > 0 ? (double)t->events / el : 0.0, t->nalerts);
+    if (final)
+        fputs("\r\033[K", stderr);
+    fflush(stderr);
+}
 
 static void sink_emit(void *opaque, vgl_output_kind kind, const void *key, size_t keylen,
                       const void *value, size_t len)
@@ -195,7 +225,7 @@ static int compare_expected(const char *path, json_t *actual)
 
 /* Replay one file; returns the number of bad lines. */
 static size_t replay_file(const char *path, const vgl_config *cfg, void *wctx, vgl_event *ev,
-                          const vgl_path *const *tfields, size_t ntf)
+                          const vgl_path *const *tfields, size_t ntf, test_run *t)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) {
@@ -228,9 +258,14 @@ static size_t replay_file(const char *path, const vgl_config *cfg, void *wctx, v
         ev->meta.received_ms = 0; /* replays must not depend on the wall clock */
         vgl_event_take_time(ev, tfields, ntf);
         if (!vgl_stages_process(wctx, ev, err, sizeof(err))) {
+            if (t->progress)
+                fputs("\r\033[K", stderr);
             fprintf(stderr, "%s:%lld: %s\n", path, (long long)lineno, err);
             bad++;
         }
+        t->events++;
+        if ((t->events & 1023) == 0)
+            progress(t, false);
     }
     free(line);
     free(pathcopy);
@@ -335,8 +370,12 @@ int vgl_cmd_test(int argc, char **argv)
     vgl_event ev;
     vgl_event_init(&ev, cfg->limits.event_memory);
     size_t bad = 0;
+    t.progress = !t.quiet && isatty(STDERR_FILENO);
+    clock_gettime(CLOCK_MONOTONIC, &t.t0);
+    t.last = t.t0;
     for (int i = optind; i < argc; i++)
-        bad += replay_file(argv[i], cfg, wctx, &ev, tfields, ntf);
+        bad += replay_file(argv[i], cfg, wctx, &ev, tfields, ntf, &t);
+    progress(&t, true);
     /* end of input: let time-driven rules (absence) conclude */
     vgl_stages_idle(wctx, INT64_MAX);
     vgl_event_destroy(&ev);

@@ -1372,7 +1372,7 @@ static bool valid_listen(const char *s)
     }
     uint64_t port;
     const char *p = colon + 1;
-    return parse_digits(&p, 65535, &port) && *p == '\0' && port > 0;
+    return parse_digits(&p, 65535, &port) && *p == '\0';  /* port 0: an ephemeral port (logged at start) */
 }
 
 /* -------------------------------------------------------------- sections */

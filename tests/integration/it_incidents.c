@@ -8,8 +8,11 @@
  *  - a full replay of the input (new consumer group, after a restart)
  *    produces the same alert, incident and action ids: nothing new.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +79,8 @@ static const char *config(const h_cluster *c, const char *name, const char *grou
              "limits:\n"
              "  workers: 2\n"
              "  shutdown_timeout: 20s\n"
+             "metrics:\n"
+             "  listen: 127.0.0.1:0\n"
              "log:\n"
              "  level: info\n",
              c->bootstraps, group, rules);
@@ -109,6 +114,50 @@ static void produce_input(rd_kafka_t *p)
         h_produce(p, "in", 3 + i, NULL, 0, buf, (size_t)n);
     }
     h_flush(p);
+}
+
+/* GET path from the metrics endpoint of the vigil whose log is NAME.log;
+ * returns the HTTP status, body in buf. */
+static int http_get(const char *name, const char *path, char *buf, size_t len)
+{
+    char logpath[512], line[1024];
+    snprintf(logpath, sizeof(logpath), "%s/%s.log", h_tmpdir(), name);
+    FILE *f = fopen(logpath, "r");
+    ck_assert_ptr_nonnull(f);
+    int port = 0;
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "metrics endpoint listening");
+        if (p && (p = strstr(line, " port=")))
+            port = atoi(p + 6);
+    }
+    fclose(f);
+    ck_assert_int_gt(port, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+    ck_assert_int_eq((int)write(fd, req, (size_t)n), n);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < len && (r = read(fd, buf + got, len - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = 0;
+    close(fd);
+    int status = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &status);
+    return status;
+}
+
+/* Value of the sample line starting with `series ` in a scrape, or -1. */
+static double sample(const char *body, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = body; (p = strstr(p, series)); p += n)
+        if ((p == body || p[-1] == '\n') && p[n] == ' ')
+            return atof(p + n + 1);
+    return -1;
 }
 
 /* The latest version of every incident, by incident_id. */
@@ -202,6 +251,24 @@ START_TEST(cross_partition_incident_and_safe_actions)
     /* wait until the incident stage has written every action */
     h_consume(&c, "actions", 3, 20000, &actions);
     ck_assert_int_ge((int)actions.n, 3);
+    /* what the operator sees: /readyz, and counters matching what was sent */
+    static char body[1 << 20];
+    ck_assert_int_eq(http_get("inc1", "/readyz", body, sizeof(body)), 200);
+    ck_assert_int_eq(http_get("inc1", "/healthz", body, sizeof(body)), 200);
+    for (int tries = 0;; tries++) {
+        ck_assert_int_eq(http_get("inc1", "/metrics", body, sizeof(body)), 200);
+        if (sample(body, "vigil_incidents_opened_total") == 3 || tries > 50)
+            break;
+        usleep(100 * 1000); /* incident counters are published between batches */
+    }
+    ck_assert_int_eq((int)sample(body, "vigil_events_consumed_total{topic=\"in\"}"), NPART + 2);
+    ck_assert_int_eq((int)sample(body, "vigil_events_decoded_total{topic=\"in\"}"), NPART + 2);
+    ck_assert_int_eq((int)sample(body, "vigil_rule_alerts_total{rule=\"IT-AUTH-0001\"}"),
+                     NPART + 2);
+    ck_assert_int_eq((int)sample(body, "vigil_incidents_opened_total"), 3);
+    ck_assert_int_eq(
+        (int)sample(body, "vigil_actions_refused_total{reason=\"protected\"}"), 1);
+    ck_assert_int_eq((int)sample(body, "vigil_rules_loaded"), 1);
     ck_assert_int_eq(h_vigil_stop(pid, SIGTERM, 30000), 0);
     h_consume(&c, "incidents", 1000, 3000, &incidents);
 

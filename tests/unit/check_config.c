@@ -214,8 +214,17 @@ START_TEST(test_default_config_loads)
     ck_assert_uint_eq(c->nrule_paths, 1);
     ck_assert_str_eq(c->rule_paths[0], VGL_SRCDIR "/configs/../lua/rules");
 
-    ck_assert(memcmp(&c->incidents, &def->incidents, sizeof(c->incidents)) == 0);
-    ck_assert_uint_eq(c->nautomation, 0);
+    ck_assert_int_eq(c->incidents.group_by, def->incidents.group_by);
+    ck_assert_int_eq(c->incidents.group_window_ms, def->incidents.group_window_ms);
+    ck_assert_uint_eq(c->incidents.max_open, def->incidents.max_open);
+    ck_assert_uint_eq(c->incidents.max_alerts_per_rule_per_min,
+                      def->incidents.max_alerts_per_rule_per_min);
+    ck_assert_int_eq(c->incidents.per_worker, def->incidents.per_worker);
+    ck_assert_str_eq(c->incidents.topic, def->incidents.topic);
+    /* the shipped config carries one automation rule, in dry run */
+    ck_assert_uint_eq(c->nautomation, 1);
+    ck_assert(c->automation[0].dry_run);
+    ck_assert_str_eq(c->automation[0].actions[0].action, "block_ip");
     ck_assert_int_eq(c->response.dry_run, def->response.dry_run);
     ck_assert_uint_eq(c->response.nprotected_ips, 0);
     ck_assert_uint_eq(c->response.nprotected_accounts, 0);
@@ -936,9 +945,9 @@ END_TEST
 
 START_TEST(test_metrics_listen)
 {
-    static const char *const good[] = {"127.0.0.1:9464", "0.0.0.0:1", "[::1]:9464",
+    static const char *const good[] = {"127.0.0.1:9464", "0.0.0.0:1", "[::1]:9464", "host:0",
                                        "[::]:65535", "localhost:9464", "metrics.example.com:80"};
-    static const char *const bad[] = {"localhost", ":9464", "[::1]", "::1:9464", "host:0",
+    static const char *const bad[] = {"localhost", ":9464", "[::1]", "::1:9464",
                                       "host:65536", "host:x", "[nope]:1", "a b:1", "-a:1",
                                       "host:9464 "};
     char yaml[128];

@@ -1,0 +1,1 @@
+# bench/: benchmark suite (automake fragment, paths from the top); `make bench`
