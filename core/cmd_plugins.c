@@ -96,7 +96,7 @@ int vgl_cmd_plugins(int argc, char **argv)
     if (list.n == 0)
         printf("no plugins found\n");
     else
-        printf("%-8s %-16s %-10s %-6s %s\n", "KIND", "NAME", "VERSION", "ABI", "PATH / DESCRIPTION");
+        printf("%-9s %-16s %-10s %-6s %s\n", "KIND", "NAME", "VERSION", "ABI", "PATH / DESCRIPTION");
     for (size_t i = 0; i < list.n; i++) {
         const vgl_plugin_entry *e = &list.items[i];
         char abi[32];
@@ -104,21 +104,21 @@ int vgl_cmd_plugins(int argc, char **argv)
             snprintf(abi, sizeof(abi), "%u.%u", e->abi_major, e->abi_minor);
         else
             snprintf(abi, sizeof(abi), "-");
-        printf("%-8s %-16s %-10s %-6s %s\n",
+        printf("%-9s %-16s %-10s %-6s %s\n",
                e->kind ? vgl_plugin_kind_name(e->kind) : "?", e->name,
                e->version ? e->version : "-", abi, e->path);
         if (e->error) {
-            printf("         error: %s\n", e->error);
+            printf("          error: %s\n", e->error);
             rc = VGL_EXIT_PROBLEMS;
         } else if (e->shadowed_by) {
-            printf("         shadowed by %s\n", e->shadowed_by);
+            printf("          shadowed by %s\n", e->shadowed_by);
         } else if (e->description) {
-            printf("         %s\n", e->description);
+            printf("          %s\n", e->description);
         }
         if (show_opts)
             for (size_t k = 0; k < e->noptions; k++) {
                 const vgl_plugin_entry_option *o = &e->options[k];
-                printf("         - %s (%s%s%s%s): %s\n", o->name, vgl_option_type_name(o->type),
+                printf("          - %s (%s%s%s%s): %s\n", o->name, vgl_option_type_name(o->type),
                        o->required ? ", required" : "", o->default_value ? ", default " : "",
                        o->default_value ? o->default_value : "",
                        o->description ? o->description : "");

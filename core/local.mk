@@ -25,3 +25,10 @@ tests_integration_it_incidents_SOURCES = tests/integration/it_incidents.c \
 tests_integration_it_incidents_CFLAGS = $(TEST_CFLAGS)
 tests_integration_it_incidents_LDADD = $(TEST_LIBS)
 EXTRA_tests_integration_it_incidents_DEPENDENCIES = vigil
+
+check_PROGRAMS += tests/integration/it_reload
+tests_integration_it_reload_SOURCES = tests/integration/it_reload.c \
+	tests/integration/harness.c tests/integration/harness.h
+tests_integration_it_reload_CFLAGS = $(TEST_CFLAGS)
+tests_integration_it_reload_LDADD = $(TEST_LIBS)
+EXTRA_tests_integration_it_reload_DEPENDENCIES = vigil
