@@ -57,6 +57,8 @@ static const vgl_metric_def catalog[] = {
     {"vigil_inflight_events", VGL_METRIC_GAUGE, "topic,partition",
      "Events of a partition taken but not yet committed (in-flight ring depth)."},
     {"vigil_partitions_assigned", VGL_METRIC_GAUGE, "", "Partitions assigned to this process."},
+    {"vigil_worker_queue_events", VGL_METRIC_GAUGE, "worker",
+     "Records fetched and waiting in a worker's queue."},
     {"vigil_partitions_paused", VGL_METRIC_GAUGE, "",
      "Partitions currently paused for backpressure."},
     {"vigil_partition_pauses_total", VGL_METRIC_COUNTER, "",

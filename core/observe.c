@@ -56,9 +56,16 @@ static void topic_cb(void *opaque, const vgl_topic_stat *st)
         (double)st->dlq_process);
 }
 
+typedef struct part_sum {
+    vgl_metrics_writer *w;
+    int paused;
+} part_sum;
+
 static void partition_cb(void *opaque, const vgl_partition_stat *st)
 {
-    vgl_metrics_writer *w = opaque;
+    part_sum *ps = opaque;
+    vgl_metrics_writer *w = ps->w;
+    ps->paused += st->paused;
     char part[16];
     snprintf(part, sizeof(part), "%d", (int)st->partition);
     if (st->lag >= 0)
@@ -106,8 +113,16 @@ static void collect(vgl_metrics_writer *w, void *opaque)
     vgl_pipeline_stats ps;
     vgl_pipeline_get_stats(o->p, &ps);
     vgl_pipeline_each_topic(o->p, topic_cb, w);
-    vgl_pipeline_each_partition(o->p, partition_cb, w);
+    part_sum parts = {w, 0};
+    vgl_pipeline_each_partition(o->p, partition_cb, &parts);
     put(w, "vigil_partitions_assigned", G, NULL, NULL, NULL, NULL, ps.assigned);
+    put(w, "vigil_partitions_paused", G, NULL, NULL, NULL, NULL, parts.paused);
+    for (int i = 0; i < vgl_pipeline_nworkers(o->p); i++) {
+        char wid[16];
+        snprintf(wid, sizeof(wid), "%d", i);
+        put(w, "vigil_worker_queue_events", G, "worker", wid, NULL, NULL,
+            (double)vgl_pipeline_worker_queue_len(o->p, i));
+    }
     put(w, "vigil_partition_pauses_total", C, NULL, NULL, NULL, NULL, (double)ps.paused);
     put(w, "vigil_offset_commits_total", C, NULL, NULL, NULL, NULL, (double)ps.commits);
     put(w, "vigil_outputs_produced_total", C, "output", "all", NULL, NULL, (double)ps.produced);
@@ -118,7 +133,7 @@ static void collect(vgl_metrics_writer *w, void *opaque)
     uint64_t ok = vgl_stages_reloads(o->s, &fails);
     put(w, "vigil_rules_loaded", G, NULL, NULL, NULL, NULL, (double)vgl_stages_rule_count(o->s));
     put(w, "vigil_rules_reloads_total", C, "result", "ok", NULL, NULL, (double)ok);
-    put(w, "vigil_rules_reloads_total", C, "result", "failed", NULL, NULL, (double)fails);
+    put(w, "vigil_rules_reloads_total", C, "result", "error", NULL, NULL, (double)fails);
     vgl_stages_each_rule(o->s, rule_cb, w);
     engine_sum es = {w, 0};
     vgl_stages_each_engine(o->s, engine_cb, &es);
@@ -140,6 +155,8 @@ static void collect(vgl_metrics_writer *w, void *opaque)
     vgl_stages_incident_totals(o->s, &is);
     put(w, "vigil_incidents_opened_total", C, NULL, NULL, NULL, NULL, (double)is.opened);
     put(w, "vigil_incidents_updated_total", C, NULL, NULL, NULL, NULL, (double)is.updated);
+    put(w, "vigil_actions_emitted_total", C, "action", "all", NULL, NULL, (double)is.actions);
+    put(w, "vigil_alerts_total", C, "severity", "all", NULL, NULL, (double)is.alerts);
     put(w, "vigil_actions_refused_total", C, "reason", "protected", NULL, NULL,
         (double)is.refused_protected);
     put(w, "vigil_actions_refused_total", C, "reason", "rate_limited", NULL, NULL,
@@ -233,6 +250,7 @@ vgl_observe *vgl_observe_start(const vgl_config *cfg, vgl_pipeline *p, vgl_stage
     vgl_gauge_set(vgl_metrics_gauge(o->reg, "vigil_build_info", NULL, bl, err, errlen), 1);
     o->ready_gauge = vgl_metrics_gauge(o->reg, "vigil_ready", NULL, NULL, err, errlen);
     vgl_metrics_add_process_collector(o->reg);
+    vgl_stages_set_metrics(s, o->reg);
     vgl_metrics_add_collector(o->reg, collect, o);
     if (cfg->metrics.listen && *cfg->metrics.listen) {
         o->http = vgl_http_start(cfg->metrics.listen, o->reg, is_ready, o, err, errlen);

@@ -1091,6 +1091,14 @@ void vgl_pipeline_each_partition(vgl_pipeline *p, vgl_partition_stat_fn fn, void
     }
 }
 
+int vgl_pipeline_nworkers(const vgl_pipeline *p) { return p->nworkers; }
+
+size_t vgl_pipeline_worker_queue_len(vgl_pipeline *p, int i)
+{
+    return i >= 0 && i < p->nworkers && p->workers[i].q ? rd_kafka_queue_length(p->workers[i].q)
+                                                        : 0;
+}
+
 void vgl_pipeline_quiet_stats(vgl_pipeline *p) { atomic_store(&p->quiet_stats, 1); }
 
 static void log_stats(vgl_pipeline *p, int64_t elapsed_ms, uint64_t *last_consumed)

@@ -88,6 +88,9 @@ typedef struct vgl_partition_stat {
 typedef void (*vgl_partition_stat_fn)(void *opaque, const vgl_partition_stat *st);
 /* Every assigned partition; any thread. */
 void vgl_pipeline_each_partition(vgl_pipeline *p, vgl_partition_stat_fn fn, void *opaque);
+int vgl_pipeline_nworkers(const vgl_pipeline *p);
+/* Records waiting in worker i's queue; any thread. */
+size_t vgl_pipeline_worker_queue_len(vgl_pipeline *p, int i);
 /* Leave the periodic stats line to the caller (it logs a fuller one). */
 void vgl_pipeline_quiet_stats(vgl_pipeline *p);
 

@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "incidents.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 
 /* Events one input record may expand into (NSG flow records hold many
@@ -57,7 +58,30 @@ struct vgl_stages {
     /* live worker contexts, for the metrics collectors */
     pthread_mutex_t workers_lock;
     struct stage_worker *workers[256];
+    /* stage latency histograms (sampled), set before the workers run */
+    vgl_histogram *lat[4];
 };
+
+enum { LAT_SOURCE, LAT_PLUGINS, LAT_RULES, LAT_TOTAL };
+#define LAT_SAMPLE_MASK 15 /* time one event in 16 */
+
+void vgl_stages_set_metrics(vgl_stages *s, vgl_metrics *reg)
+{
+    static const char *const names[] = {"source", "plugins", "rules", "total"};
+    char err[256];
+    for (int i = 0; i < 4; i++) {
+        const char *labels[] = {"stage", names[i], NULL};
+        s->lat[i] = vgl_metrics_histogram(reg, "vigil_stage_latency_seconds", NULL, labels, NULL,
+                                          0, err, sizeof(err));
+    }
+}
+
+static inline int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 typedef struct stage_worker {
     vgl_stages *s;
@@ -77,6 +101,8 @@ typedef struct stage_worker {
     pthread_mutex_t stats_lock; /* held by a rule swap and by stats readers */
     /* incident counters as of the last idle call, for other threads */
     _Atomic uint64_t inc_snap[sizeof(vgl_incident_stats) / sizeof(uint64_t)];
+    uint64_t nprocessed;
+    bool shard_set;
 } stage_worker;
 
 /* ------------------------------------------------------------- rules */
@@ -563,13 +589,26 @@ bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonle
             vgl_worker_skip_event(w->pw);
         return group_record(w, ev, reason, reasonlen);
     }
+    bool timed = s->lat[0] && (w->nprocessed++ & LAT_SAMPLE_MASK) == 0;
+    int64_t t0 = 0, t1 = 0, t2 = 0;
+    if (timed) {
+        if (!w->shard_set) {
+            vgl_metrics_thread_shard((unsigned)w->id + 1);
+            w->shard_set = true;
+        }
+        t0 = mono_ns();
+    }
     if (s->plugins) {
         vgl_batch_add(b, ev);
         vgl_plugin_instance *src = source_for(w, ev);
         if (src)
             vgl_plugin_process(src, (unsigned)w->id, b);
+        if (timed)
+            t1 = mono_ns();
         for (size_t k = 0; k < s->nchain; k++)
             vgl_plugin_process(s->chain[k], (unsigned)w->id, b);
+        if (timed)
+            t2 = mono_ns();
         /* a failed item dead-letters the whole input record */
         for (size_t i = 0; i < b->n; i++)
             if (b->items[i].state == VGL_BATCH_FAILED) {
@@ -591,8 +630,18 @@ bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonle
         if (ok && w->pw && b->n && b->items[0].ev == ev && b->items[0].state != VGL_BATCH_LIVE)
             vgl_worker_skip_event(w->pw);
         vgl_batch_clear(b);
-    } else if (w->rules) {
-        vgl_rules_process(w->rules, ev);
+    } else {
+        if (timed)
+            t1 = t2 = mono_ns();
+        if (w->rules)
+            vgl_rules_process(w->rules, ev);
+    }
+    if (timed) {
+        int64_t t3 = mono_ns();
+        vgl_histogram_observe_ns(s->lat[LAT_SOURCE], t1 - t0);
+        vgl_histogram_observe_ns(s->lat[LAT_PLUGINS], t2 - t1);
+        vgl_histogram_observe_ns(s->lat[LAT_RULES], t3 - t2);
+        vgl_histogram_observe_ns(s->lat[LAT_TOTAL], t3 - t0);
     }
     return ok;
 }

@@ -60,6 +60,10 @@ void vgl_stages_each_engine(vgl_stages *s, void (*fn)(void *, int, const vgl_eng
                             void *opaque);
 void vgl_stages_incident_totals(vgl_stages *s, struct vgl_incident_stats *sum);
 uint64_t vgl_stages_reloads(const vgl_stages *s, uint64_t *failures);
+/* Register the stage latency histograms (sampled 1 in 16 events); before
+ * the workers run. */
+struct vgl_metrics;
+void vgl_stages_set_metrics(vgl_stages *s, struct vgl_metrics *reg);
 struct vgl_incident_worker *vgl_stages_worker_incidents(void *wctx);
 
 #endif
