@@ -90,6 +90,7 @@ struct vgl_worker {
     vgl_event ev;
     vgl_buf enc;
     bool skip_event;        /* the stages replaced the record's event */
+    int64_t batch_ms;       /* wall clock when the current batch was taken */
     int32_t cur_partition;  /* input partition of the record in process */
     void *stage_ctx;
     slot *cur;          /* slot of the record being processed */
@@ -581,7 +582,7 @@ static void handle_message(vgl_worker *w, rd_kafka_message_t *m)
     ev->meta.offset = m->offset;
     ev->meta.key = m->key;
     ev->meta.key_len = m->key_len;
-    ev->meta.received_ms = vgl_now_ms();
+    ev->meta.received_ms = w->batch_ms; /* one clock read per batch */
     vgl_event_take_time(ev, in->time_fields, in->ntime_fields);
     w->skip_event = false;
     w->cur_partition = m->partition;
@@ -605,7 +606,19 @@ static void *worker_main(void *arg)
     vgl_pipeline *p = w->p;
     rd_kafka_message_t *msgs[BATCH_MAX];
     while (!atomic_load(&p->workers_stop)) {
-        ssize_t n = rd_kafka_consume_batch_queue(w->q, 100, msgs, BATCH_MAX);
+        /* whatever is queued, without waiting for a full batch; when the
+         * queue is empty, block for the first record only (latency) */
+        ssize_t n = rd_kafka_consume_batch_queue(w->q, 0, msgs, BATCH_MAX);
+        if (n == 0) {
+            rd_kafka_message_t *first = rd_kafka_consume_queue(w->q, 100);
+            if (first) {
+                msgs[0] = first;
+                ssize_t more = rd_kafka_consume_batch_queue(w->q, 0, msgs + 1, BATCH_MAX - 1);
+                n = 1 + (more > 0 ? more : 0);
+            }
+        }
+        if (n > 0)
+            w->batch_ms = vgl_now_ms();
         for (ssize_t i = 0; i < n; i++) {
             if (!atomic_load(&p->workers_stop))
                 handle_message(w, msgs[i]);
