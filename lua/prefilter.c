@@ -288,6 +288,28 @@ static bool eq_match(const vgl_pf_node *n, const vgl_value *v)
     return false;
 }
 
+/* glibc's regexec tries every start position: an unanchored pattern costs
+ * O(length^2) on hostile input (900 KB of command line took minutes). A
+ * regex therefore sees at most the first and the last VGL_RE_WINDOW bytes
+ * of a value (cmd.exe's own command-line limit is 8191 characters); the
+ * substring matchers (contains/startswith/endswith/like) are linear and see
+ * everything. docs/rules.md documents the window. */
+#define VGL_RE_WINDOW 4096
+
+static bool re_window_match(const regex_t *re, const char *s, size_t len)
+{
+    regmatch_t m[1];
+    m[0].rm_so = 0;
+    m[0].rm_eo = (regoff_t)(len <= VGL_RE_WINDOW ? len : VGL_RE_WINDOW);
+    if (regexec(re, s, 1, m, REG_STARTEND) == 0)
+        return true;
+    if (len <= VGL_RE_WINDOW)
+        return false;
+    m[0].rm_so = (regoff_t)(len - VGL_RE_WINDOW);
+    m[0].rm_eo = (regoff_t)len;
+    return regexec(re, s, 1, m, REG_STARTEND | REG_NOTBOL) == 0;
+}
+
 static bool leaf_match(const vgl_pf_node *n, const vgl_value *v, const regex_t *re)
 {
     if (n->kind == VGL_PF_EQ)
@@ -310,7 +332,7 @@ static bool leaf_match(const vgl_pf_node *n, const vgl_value *v, const regex_t *
     case VGL_PF_ENDSWITH:
         return len >= p->len && prefix_ci(s + len - p->len, p->len, p->text, p->len);
     case VGL_PF_LIKE: return like_ci(s, len, p->text, p->len);
-    case VGL_PF_RE: return regexec(&re[n->regex], s, 0, NULL, 0) == 0;
+    case VGL_PF_RE: return re_window_match(&re[n->regex], s, len);
     case VGL_PF_CIDR: return cidr_match(n, s, len);
     default: return false;
     }

@@ -260,6 +260,48 @@ static int count_rule(const char *id)
     return n;
 }
 
+/* A regex sees the first and last 4096 bytes of a long value: bounded cost
+ * on hostile input (glibc's matcher is quadratic in the length). */
+START_TEST(test_regex_window)
+{
+    vgl_ruleset *rs = load("return vigil.rule { id = \"RE\", title = \"t\", severity = \"low\",\n"
+                           "  where = { cmd = vigil.re\"power.*shell.*-enc\" } }\n");
+    vgl_rules *e = engine(rs);
+    size_t big = 1 << 20;
+    char *v = malloc(big + 64);
+    ck_assert_ptr_nonnull(v);
+    /* 1 MiB of near-misses: no alert, and it returns (quadratic before) */
+    memset(v, 'a', big);
+    memcpy(v, "powershell ", 11);
+    v[big] = 0;
+    feed1(e, 1000, 0, "cmd", v);
+    ck_assert_int_eq(count_rule("RE"), 0);
+    /* the payload at the end of a long value is seen (tail window) */
+    memset(v, 'x', big);
+    strcpy(v + big - 20, " powershell -enc AA");
+    feed1(e, 2000, 1, "cmd", v);
+    ck_assert_int_eq(count_rule("RE"), 1);
+    /* and at the start (head window) */
+    memset(v, 'x', big);
+    memcpy(v, "powershell -enc AA ", 19);
+    feed1(e, 3000, 2, "cmd", v);
+    ck_assert_int_eq(count_rule("RE"), 2);
+    /* ^ anchors at the value's start, not at the tail window's */
+    vgl_rules_free(e);
+    vgl_ruleset_free(rs);
+    rs = load("return vigil.rule { id = \"RE2\", title = \"t\", severity = \"low\",\n"
+              "  where = { cmd = vigil.re\"^zz\" } }\n");
+    e = engine(rs);
+    memset(v, 'x', big);
+    memcpy(v + big - 4096, "zz", 2);
+    feed1(e, 4000, 3, "cmd", v);
+    ck_assert_int_eq(count_rule("RE2"), 0);
+    free(v);
+    vgl_rules_free(e);
+    vgl_ruleset_free(rs);
+}
+END_TEST
+
 /* ============================================================ matchers */
 
 static const char *matcher_rules =
@@ -1188,6 +1230,7 @@ static Suite *rules_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_where_equality);
     tcase_add_test(tc, test_where_matchers);
+    tcase_add_test(tc, test_regex_window);
     tcase_add_test(tc, test_index_selectivity);
     tcase_add_test(tc, test_threshold_window_edge);
     tcase_add_test(tc, test_threshold_distinct);
