@@ -877,8 +877,18 @@ static void run_sequence(vgl_rules *e, rule_slot *s, const vgl_event *ev, int64_
     }
     uint32_t cur = st ? st->step : 0;
     bool failed = false;
-    if (!part_matches(e, s, &d->steps[cur].where, s->refs.steps[cur], ev, &failed))
-        return;
+    if (!part_matches(e, s, &d->steps[cur].where, s->refs.steps[cur], ev, &failed)) {
+        /* Waiting after the first step only: a newer first-step event
+         * restarts the sequence. It has the same progress and more time
+         * left, so this never loses a match (logon at 0s, logon at 50s,
+         * task at 70s with within = 60s completes from the second logon). */
+        if (cur != 1 || failed ||
+            !part_matches(e, s, &d->steps[0].where, s->refs.steps[0], ev, &failed))
+            return;
+        vgl_evrec_free(&st->ev[0]);
+        st->step = 0;
+        cur = 0;
+    }
     if (!k && !(k = state_entry(e, s, ev, true)))
         return;
     if (!k->data) {

@@ -617,6 +617,13 @@ START_TEST(test_sequence)
     step(e, T0 + 10 * SEC, 6, "ws3", "download", "b.exe");
     step(e, T0 + 10 * SEC + 5 * MIN, 7, "ws3", "exec", "b.exe");
     ck_assert_int_eq(nalerts, 1);
+    /* a newer first step restarts the wait: download at 0, again at 4m,
+     * exec at 6m completes from the second download */
+    step(e, T0 + 20 * MIN, 8, "ws4", "download", "c.exe");
+    step(e, T0 + 24 * MIN, 9, "ws4", "download", "c.exe");
+    step(e, T0 + 26 * MIN, 10, "ws4", "exec", "c.exe");
+    ck_assert_int_eq(nalerts, 2);
+    ck_assert_str_eq(alerts[1].evid, "9,10");
     vgl_rules_free(e);
     vgl_ruleset_free(rs);
 }
