@@ -4,6 +4,8 @@
  */
 #include "prefilter.h"
 
+#include <ctype.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -332,7 +334,15 @@ static bool leaf_match(const vgl_pf_node *n, const vgl_value *v, const regex_t *
     case VGL_PF_ENDSWITH:
         return len >= p->len && prefix_ci(s + len - p->len, p->len, p->text, p->len);
     case VGL_PF_LIKE: return like_ci(s, len, p->text, p->len);
-    case VGL_PF_RE: return re_window_match(&re[n->regex], s, len);
+    case VGL_PF_RE:
+        if (n->nvals > 1) {
+            uint32_t k = 1;
+            while (k < n->nvals && !contains_ci(s, len, n->vals[k].text, n->vals[k].len))
+                k++;
+            if (k == n->nvals)
+                return false; /* no required literal: cannot match */
+        }
+        return re_window_match(&re[n->regex], s, len);
     case VGL_PF_CIDR: return cidr_match(n, s, len);
     default: return false;
     }
@@ -476,6 +486,190 @@ static bool build_eq_set(compiler *c, vgl_pf_node *n)
 
 static bool compile_node(compiler *c, int idx, vgl_pf_node *n, int depth);
 
+
+/* ------------------------------------------- required literals of a regex
+ *
+ * A literal that every match of a POSIX ERE must contain lets the matcher
+ * skip regexec (glibc's REG_ICASE matcher costs far more than a substring
+ * scan) on the values that cannot match. From the top-level concatenation
+ * of the pattern we take either a run of plain characters, or a group that
+ * is an alternation of plain strings (any of them must occur), and keep the
+ * candidate whose shortest string is longest. A top-level `|`, or nothing of
+ * at least 3 characters, gives no literal: regexec alone decides. The
+ * literal is only a necessary condition, never a sufficient one. */
+
+#define LIT_MAX 64   /* bytes per literal */
+#define LIT_ALTS 16  /* strings of an alternation */
+
+typedef struct lit_set {
+    char s[LIT_ALTS][LIT_MAX + 1];
+    size_t len[LIT_ALTS];
+    size_t n;
+} lit_set;
+
+static size_t lit_set_min(const lit_set *ls)
+{
+    size_t m = SIZE_MAX;
+    for (size_t i = 0; i < ls->n; i++)
+        if (ls->len[i] < m)
+            m = ls->len[i];
+    return ls->n ? m : 0;
+}
+
+static bool is_special(char c) { return strchr(".[]()*+?{}|^$\\", c) != NULL; }
+
+static bool is_quant(char c) { return c == '?' || c == '*' || c == '{'; }
+
+/* End of the bracket expression starting at p[i] == '['. */
+static size_t skip_bracket(const char *p, size_t len, size_t i)
+{
+    i++;
+    if (i < len && p[i] == '^')
+        i++;
+    if (i < len && p[i] == ']')
+        i++;
+    while (i < len && p[i] != ']') {
+        if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+            char close = p[i + 1];
+            i += 2;
+            while (i + 1 < len && !(p[i] == close && p[i + 1] == ']'))
+                i++;
+            i += 2;
+            continue;
+        }
+        i++;
+    }
+    return i < len ? i + 1 : len;
+}
+
+/* Index after the ')' matching p[i] == '(' (len if unbalanced). */
+static size_t skip_group(const char *p, size_t len, size_t i)
+{
+    int depth = 0;
+    while (i < len) {
+        char c = p[i];
+        if (c == '\\') {
+            i += 2;
+            continue;
+        }
+        if (c == '[') {
+            i = skip_bracket(p, len, i);
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')' && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return len;
+}
+
+/* The group body p[a..b) as an alternation of plain strings, if it is one. */
+static bool plain_alternation(const char *p, size_t a, size_t b, lit_set *out)
+{
+    out->n = 0;
+    size_t cur = 0;
+    char buf[LIT_MAX + 1];
+    for (size_t i = a; i <= b; i++) {
+        if (i == b || p[i] == '|') {
+            if (out->n == LIT_ALTS || cur == 0)
+                return false;
+            memcpy(out->s[out->n], buf, cur);
+            out->s[out->n][cur] = 0;
+            out->len[out->n++] = cur;
+            cur = 0;
+            continue;
+        }
+        char c = p[i];
+        if (c == '\\' && i + 1 < b && !isalnum((unsigned char)p[i + 1]))
+            c = p[++i];
+        else if (is_special(c))
+            return false;
+        if (cur == LIT_MAX)
+            return false;
+        buf[cur++] = (char)LOW(c);
+    }
+    return out->n > 0;
+}
+
+static void consider(lit_set *best, const lit_set *cand)
+{
+    if (cand->n && lit_set_min(cand) > lit_set_min(best))
+        *best = *cand;
+}
+
+static void required_literals(const char *p, size_t len, lit_set *best)
+{
+    best->n = 0;
+    lit_set run = {.n = 1};
+    size_t i = 0;
+#define END_RUN()                                                                              \
+    do {                                                                                       \
+        run.s[0][run.len[0]] = 0;                                                              \
+        consider(best, &run);                                                                  \
+        run.len[0] = 0;                                                                        \
+    } while (0)
+    while (i < len) {
+        char c = p[i];
+        if (c == '|') { /* top-level alternation: no single requirement */
+            best->n = 0;
+            return;
+        }
+        if (c == '[') {
+            END_RUN();
+            i = skip_bracket(p, len, i);
+            continue;
+        }
+        if (c == '(') {
+            END_RUN();
+            size_t e = skip_group(p, len, i);
+            bool optional = e < len && is_quant(p[e]);
+            lit_set alt;
+            if (!optional && e > i + 1 && plain_alternation(p, i + 1, e - 1, &alt))
+                consider(best, &alt);
+            i = e;
+            continue;
+        }
+        if (c == '.' || c == '^' || c == '$' || c == ')' || c == '*' || c == '+' || c == '?' ||
+            c == '{' || c == '}') {
+            END_RUN();
+            if (c == '{')
+                while (i < len && p[i] != '}')
+                    i++;
+            i++;
+            continue;
+        }
+        size_t w = 1;
+        if (c == '\\') {
+            if (i + 1 >= len || isalnum((unsigned char)p[i + 1])) { /* \1 and friends */
+                END_RUN();
+                i += 2;
+                continue;
+            }
+            c = p[i + 1];
+            w = 2;
+        }
+        if (i + w < len && is_quant(p[i + w])) { /* optional or repeated: not required */
+            END_RUN();
+            i += w;
+            continue;
+        }
+        if (run.len[0] == LIT_MAX)
+            END_RUN();
+        run.s[0][run.len[0]++] = (char)LOW(c);
+        i += w;
+        if (i < len && p[i] == '+') { /* at least once: required, but ends the run */
+            END_RUN();
+            i++;
+        }
+    }
+    END_RUN();
+#undef END_RUN
+    if (lit_set_min(best) < 3)
+        best->n = 0;
+}
+
 static bool text_arg(compiler *c, int idx, vgl_pf_node *n, const char **raw, size_t *rawlen)
 {
     lua_getfield(c->L, idx, "arg");
@@ -572,6 +766,26 @@ static bool compile_matcher(compiler *c, int idx, vgl_pf_node *n, int depth)
             return fail(c, msg);
         }
         regfree(&re);
+        /* vals[0] is the pattern; vals[1..] the literals one of which any
+         * match contains (see required_literals) */
+        lit_set lits;
+        required_literals(s, len, &lits);
+        if (lits.n) {
+            vgl_pf_value *nv = realloc(n->vals, (1 + lits.n) * sizeof(*nv));
+            if (!nv) {
+                lua_pop(L, 1);
+                return fail(c, "out of memory");
+            }
+            n->vals = nv;
+            for (size_t k = 0; k < lits.n; k++) {
+                memset(&nv[1 + k], 0, sizeof(nv[0]));
+                if (!vgl_pf_value_set(&nv[1 + k], lits.s[k], lits.len[k])) {
+                    lua_pop(L, 1);
+                    return fail(c, "out of memory");
+                }
+                n->nvals++;
+            }
+        }
         vgl_pf_patterns *p = c->pats;
         if (p->n == p->cap) {
             size_t ncap = p->cap ? p->cap * 2 : 8;

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include <check.h>
+#include <regex.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,49 @@ START_TEST(test_regex_window)
     free(v);
     vgl_rules_free(e);
     vgl_ruleset_free(rs);
+}
+END_TEST
+
+/* The required-literal shortcut in front of regexec never changes a
+ * result: every pattern x subject agrees with a plain regexec. */
+START_TEST(test_regex_literal_shortcut)
+{
+    static const char *const pats[] = {
+        "lsass", "ab?cde", "abc+def", "(foo|barbaz)qux", "x(foo|barbaz)?yz12",
+        "comsvcs(\\.dll)?\"?[[:space:]]*,?[[:space:]]*(minidump|#[+-]?0*24([^0-9]|$))",
+        "[[:space:]][/-](urlcache|verifyctl|transfer|addfile)[[:space:]]",
+        "^power(shell)?[.]exe", "abc|xyz", "a{2,3}bcd", "(^|[/])reg(\\.exe)? save",
+        "\\(literal\\)paren", "k[e]rberos", "ev+il+cmd",
+    };
+    static const char *const subj[] = {
+        "procdump -ma LSASS.exe", "ACDE", "abde", "abcccdef", "xbarbazQUX", "xfooqux",
+        "xyz12", "xfooyz12", "rundll32 comsvcs.dll, MiniDump 624", "comsvcs #24",
+        "certutil -urlcache -f", "certutil /transfer x", "PowerShell.exe -nop", "powerexe",
+        "xyz", "aabcd", "abcd", "c:/windows/reg.exe save hklm", "reg save", "(literal)paren",
+        "kerberos", "evvilllcmd", "evilcmd", "", "unrelated text",
+    };
+    for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+        char rule[1024];
+        snprintf(rule, sizeof(rule),
+                 "return vigil.rule { id = 'RX', title = 't', severity = 'low',\n"
+                 "  where = { cmd = vigil.re [==[%s]==] } }\n",
+                 pats[i]);
+        vgl_ruleset *rs = load(rule);
+        vgl_rules *e = engine(rs);
+        regex_t re;
+        ck_assert_int_eq(regcomp(&re, pats[i], REG_EXTENDED | REG_NOSUB | REG_ICASE), 0);
+        for (size_t k = 0; k < sizeof(subj) / sizeof(subj[0]); k++) {
+            int before = count_rule("RX");
+            feed1(e, 1000 + (int64_t)k, (int64_t)k, "cmd", subj[k]);
+            bool hit = count_rule("RX") > before;
+            bool want = regexec(&re, subj[k], 0, NULL, 0) == 0;
+            ck_assert_msg(hit == want, "pattern %s on \"%s\": vigil %d, regexec %d", pats[i],
+                          subj[k], hit, want);
+        }
+        regfree(&re);
+        vgl_rules_free(e);
+        vgl_ruleset_free(rs);
+    }
 }
 END_TEST
 
@@ -1238,6 +1282,7 @@ static Suite *rules_suite(void)
     tcase_add_test(tc, test_where_equality);
     tcase_add_test(tc, test_where_matchers);
     tcase_add_test(tc, test_regex_window);
+    tcase_add_test(tc, test_regex_literal_shortcut);
     tcase_add_test(tc, test_index_selectivity);
     tcase_add_test(tc, test_threshold_window_edge);
     tcase_add_test(tc, test_threshold_distinct);
