@@ -542,19 +542,19 @@ void az_from_tree(const vgl_host *h, const vgl_value *v, az_val *out)
     }
 }
 
-/* Member key of a tree object: the last one of that name. */
+/* Member key of a tree object: the last one of that name (scanned from the
+ * end, so the first hit is it). */
 static const vgl_value *tree_member(const vgl_host *h, const vgl_value *obj, const char *key)
 {
     size_t klen = strlen(key), n = h->value_count(obj);
-    const vgl_value *found = NULL;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = n; i-- > 0;) {
         const char *k;
         size_t kl;
         const vgl_value *v = h->value_member(obj, i, &k, &kl);
-        if (v && kl == klen && memcmp(k, key, klen) == 0)
-            found = v;
+        if (v && kl == klen && k[0] == key[0] && memcmp(k, key, klen) == 0)
+            return v;
     }
-    return found;
+    return NULL;
 }
 
 void az_field(az_ctx *c, const az_rec *r, const az_key *k, az_val *out)
@@ -606,7 +606,12 @@ bool az_walk(az_ctx *c, const az_val *obj, const char *name, const char *const *
     az_val v = *obj;
     for (size_t i = 0; i < n; i++) {
         az_val next;
-        az_name_join(cur, sizeof(cur), name, segs, i);
+        /* the dotted name is for error messages: a tree object (the usual
+         * case) never produces one */
+        if (v.t == AZ_OBJ && v.tree)
+            cur[0] = '\0';
+        else
+            az_name_join(cur, sizeof(cur), name, segs, i);
         if (!az_member(c, &v, cur, segs[i], &next))
             return false;
         v = next;
