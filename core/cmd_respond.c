@@ -253,7 +253,9 @@ static vgl_action_status run_responder(responder *r, const vgl_action *a, char *
             return VGL_ACT_FAILED;
         if (attempt >= RESPOND_ATTEMPTS || respond_stop) {
             char last[512];
-            snprintf(last, sizeof(last), "%s", err);
+            size_t n = strnlen(err, sizeof(last) - 1); /* the error, cut to 511 bytes */
+            memcpy(last, err, n);
+            last[n] = '\0';
             snprintf(err, errlen, "gave up after %d attempts: %s", attempt, last);
             return VGL_ACT_FAILED;
         }
