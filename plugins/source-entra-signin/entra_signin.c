@@ -14,6 +14,8 @@
  * An Event Hub envelope {"records":[...]} becomes one event per record.
  * Fields: docs/fields.md, "Entra ID sign-ins".
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,11 +294,59 @@ typedef struct entra_source {
     size_t max_records;
     az_key keys[K_COUNT];
     const vgl_path *f[F_COUNT];
+    /* the dotted name of every place of both maps (for error messages),
+     * joined at init; index: place_index() */
+    char pl_name[4 * S_COUNT][96];
+    size_t pl_len[4 * S_COUNT];
+    /* top-level members of the record being read, looked up once each
+     * (every place starts at one; most at "properties") */
+    const az_rec *top_rec;
+    az_val top_val[K_COUNT];
+    bool top_have[K_COUNT];
     vgl_plugin_metric *m_signins, *m_failures, *m_skipped;
     signin parsed;
 } entra_source;
 
 /* ---------------------------------------------------------- reading */
+
+/* Index of a place of diag_map/table_map in the per-instance tables, -1 for
+ * any other place. */
+static int place_index(const place *pl)
+{
+    uintptr_t p = (uintptr_t)pl;
+    const source_map *maps[2] = {diag_map, table_map};
+    for (int m = 0; m < 2; m++) {
+        uintptr_t base = (uintptr_t)maps[m];
+        if (p >= base && p < base + sizeof(source_map) * S_COUNT) {
+            uintptr_t off = p - base;
+            size_t s = off / sizeof(source_map);
+            int fb = off % sizeof(source_map) >= offsetof(source_map, fallback);
+            return (int)((size_t)m * 2 * S_COUNT + s * 2 + (size_t)fb);
+        }
+    }
+    return -1;
+}
+
+static void resolve_places(entra_source *n)
+{
+    const source_map *maps[2] = {diag_map, table_map};
+    for (int m = 0; m < 2; m++)
+        for (int s = 0; s < S_COUNT; s++)
+            for (int fb = 0; fb < 2; fb++) {
+                const place *pl = fb ? &maps[m][s].fallback : &maps[m][s].first;
+                int i = place_index(pl);
+                n->pl_name[i][0] = '\0';
+                n->pl_len[i] = 0;
+                if (pl->top == K_NONE)
+                    continue;
+                size_t nsub = 0;
+                while (nsub < 3 && pl->sub[nsub])
+                    nsub++;
+                az_name_join(n->pl_name[i], sizeof(n->pl_name[i]), key_names[pl->top], pl->sub,
+                             nsub);
+                n->pl_len[i] = strlen(n->pl_name[i]);
+            }
+}
 
 /* The value at place pl, and its dotted name. */
 static bool read_place(entra_source *n, const az_rec *rec, const place *pl, az_val *out,
@@ -306,14 +356,25 @@ static bool read_place(entra_source *n, const az_rec *rec, const place *pl, az_v
     name[0] = '\0';
     if (pl->top == K_NONE)
         return true;
-    az_val top;
-    az_field(&n->c, rec, &n->keys[pl->top], &top);
+    if (n->top_rec != rec) {
+        memset(n->top_have, 0, sizeof(n->top_have));
+        n->top_rec = rec;
+    }
+    if (!n->top_have[pl->top]) {
+        az_field(&n->c, rec, &n->keys[pl->top], &n->top_val[pl->top]);
+        n->top_have[pl->top] = true;
+    }
+    az_val top = n->top_val[pl->top];
     size_t nsub = 0;
     while (nsub < 3 && pl->sub[nsub])
         nsub++;
     if (!az_walk(&n->c, &top, key_names[pl->top], pl->sub, nsub, out))
         return false;
-    az_name_join(name, namecap, key_names[pl->top], pl->sub, nsub);
+    int pi = place_index(pl);
+    if (pi >= 0 && n->pl_len[pi] < namecap)
+        memcpy(name, n->pl_name[pi], n->pl_len[pi] + 1); /* joined once, at init */
+    else
+        az_name_join(name, namecap, key_names[pl->top], pl->sub, nsub);
     return true;
 }
 
@@ -394,6 +455,7 @@ static bool signin_read(void *plugin, const az_rec *rec, void *parsed)
     az_ctx *c = &n->c;
     signin *si = parsed;
     memset(si, 0, sizeof(*si));
+    n->top_rec = NULL; /* a new record: forget the cached top-level members */
     char q[80];
 
     /* which shape */
@@ -582,6 +644,7 @@ static void *entra_init(const vgl_host *host, const vgl_plugin_config *cfg, char
     }
     for (int f = 0; f < F_COUNT; f++)
         n->f[f] = host->path(host, field_names[f]);
+    resolve_places(n);
     n->m_signins = host->metric(host, VGL_METRIC_COUNTER, "entra_signins_total", NULL,
                                 "sign-in events normalized");
     n->m_failures = host->metric(host, VGL_METRIC_COUNTER, "entra_signin_failures_total", NULL,
