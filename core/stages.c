@@ -422,7 +422,12 @@ static void forward_alert(void *opaque, const vgl_alert *a, bool suppressed)
         return;
     vgl_buf *b = &w->fwd;
     vgl_buf_reset(b);
-    if (!vgl_alert_to_json(a, b) || b->len < 2 || b->data[b->len - 1] != '}')
+    /* the incident stage needs no evidence (it is on outputs.alerts):
+     * leaving it out keeps the internal records small (~0.5 KB) */
+    vgl_alert lean = *a;
+    lean.evidence = NULL;
+    lean.nevidence = 0;
+    if (!vgl_alert_to_json(&lean, b) || b->len < 2 || b->data[b->len - 1] != '}')
         return;
     b->len--; /* reopen the object */
     vgl_buf_printf(b, ",\"suppressed\":%s,\"suppress_ms\":%lld,\"responses\":[",
