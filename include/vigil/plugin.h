@@ -340,7 +340,10 @@ typedef struct vgl_plugin_desc {
  * than 1.0). Unless a member says otherwise it may be called from any
  * callback of any thread the host called the plugin on, and is safe for
  * concurrent use; "event functions" may only be used on events of the
- * batch being processed, during that process call.
+ * batch being processed, during that process call. The logging, metric
+ * (counter_add, gauge_set) and config functions may also be called from
+ * threads the plugin starts itself (e.g. a reload thread of an enricher),
+ * between init returning and destroy being called.
  */
 struct vgl_host {
     uint32_t abi_major;        /**< the host's VGL_PLUGIN_ABI_MAJOR */
