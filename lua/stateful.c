@@ -346,9 +346,20 @@ static bool add_plain(vgl_threshold_state *st, uint32_t count, int64_t window_ms
         memmove(st->ts, st->ts + drop, (size_t)(st->nts - drop) * sizeof(int64_t));
         st->nts -= drop;
     }
-    /* evidence ring */
-    if (max_evidence && !st->ev && (st->ev = calloc(max_evidence, sizeof(vgl_evrec))))
-        st->capev = max_evidence;
+    /* evidence ring, grown on demand up to max_evidence (most keys never
+     * see more than one or two events: 1M keys must not cost 1M x 10
+     * slots). Until it reaches max_evidence the ring has not wrapped
+     * (evhead is 0), so growing keeps the order. */
+    if (max_evidence && st->nev == st->capev && st->capev < max_evidence && st->evhead == 0) {
+        uint32_t ncap = st->capev ? st->capev * 2 : 1;
+        if (ncap > max_evidence)
+            ncap = max_evidence;
+        vgl_evrec *ne = realloc(st->ev, (size_t)ncap * sizeof(*ne));
+        if (ne) {
+            st->ev = ne;
+            st->capev = ncap;
+        }
+    }
     if (st->capev) {
         if (st->nev == st->capev) {
             vgl_evrec_free(&st->ev[st->evhead]);
