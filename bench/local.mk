@@ -11,7 +11,7 @@ bench_micro_micro_SOURCES = bench/micro/micro.c
 bench_micro_micro_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
 bench_micro_micro_LDADD = core/libvigilcore.la $(DEP_LIBS)
 
-EXTRA_DIST += bench/bus.sh bench/rules.sh bench/e2e.sh bench/micro.sh bench/gen.py bench/results.md \
+EXTRA_DIST += bench/bus.sh bench/rules.sh bench/e2e.sh bench/micro.sh bench/keys.sh bench/gen.py bench/results.md \
 	bench/results.md \
 	bench/latency.py
 
@@ -23,3 +23,4 @@ bench: vigil $(plugins_LTLIBRARIES) bench/micro/micro$(EXEEXT)
 	$(BENCH_ENV) $(SHELL) $(srcdir)/bench/rules.sh $(BENCH_RULES_ARGS)
 	$(BENCH_ENV) $(SHELL) $(srcdir)/bench/bus.sh $(BENCH_BUS_ARGS)
 	$(BENCH_ENV) $(SHELL) $(srcdir)/bench/e2e.sh $(BENCH_E2E_ARGS)
+	$(BENCH_ENV) $(SHELL) $(srcdir)/bench/keys.sh $(BENCH_KEYS_ARGS)
