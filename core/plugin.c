@@ -1195,6 +1195,13 @@ static const vgl_value *h_value_member(const vgl_value *obj, size_t i, const cha
     return &m->v;
 }
 
+static const vgl_value *h_member_get(const vgl_value *obj, const char *key, size_t klen)
+{
+    if (!obj || !key)
+        return NULL;
+    return vgl_object_get(obj, key, klen, vgl_hash(key, klen));
+}
+
 static int64_t h_time_get(const vgl_event *ev)
 {
     return ev ? ev->ts_ms : VGL_TS_NONE;
@@ -1626,6 +1633,7 @@ static const vgl_host host_template = {
     .value_count = h_value_count,
     .value_at = h_value_at,
     .value_member = h_value_member,
+    .member_get = h_member_get,
     .value_str = value_str,
     .value_int = value_int,
     .value_double = value_double,

@@ -53,7 +53,7 @@ extern "C" {
 /** ABI major: bumped on an incompatible change; the loader requires equality. */
 #define VGL_PLUGIN_ABI_MAJOR 1
 /** ABI minor: bumped when something is appended; plugin minor <= host minor. */
-#define VGL_PLUGIN_ABI_MINOR 0
+#define VGL_PLUGIN_ABI_MINOR 1
 
 /** Name of the exported descriptor symbol. */
 #define VGL_PLUGIN_SYMBOL "vigil_plugin"
@@ -527,6 +527,18 @@ struct vgl_host {
     bool (*stopping)(const vgl_host *h);
     /** Sleep up to timeout_ms, waking early at shutdown; returns stopping(). */
     bool (*wait_stop)(const vgl_host *h, int64_t timeout_ms);
+
+    /* -- since ABI 1.1 ------------------------------------------------ */
+
+    /**
+     * The member `key` (klen bytes, borrowed (call)) of object obj: the last
+     * one of that name, as every reader of the event sees it; NULL when obj
+     * is not an object or has no such member. A hashed lookup by a key
+     * known only at run time (value_get takes an interned path): use it
+     * instead of scanning value_member. Any thread; the result is borrowed
+     * like obj.
+     */
+    const vgl_value *(*member_get)(const vgl_value *obj, const char *key, size_t klen);
 };
 
 #ifdef __cplusplus

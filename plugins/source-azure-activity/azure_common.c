@@ -542,19 +542,11 @@ void az_from_tree(const vgl_host *h, const vgl_value *v, az_val *out)
     }
 }
 
-/* Member key of a tree object: the last one of that name (scanned from the
- * end, so the first hit is it). */
+/* Member key of a tree object: the last one of that name (the host's hashed
+ * lookup; plugins of ABI 1.1 only load on hosts that have it). */
 static const vgl_value *tree_member(const vgl_host *h, const vgl_value *obj, const char *key)
 {
-    size_t klen = strlen(key), n = h->value_count(obj);
-    for (size_t i = n; i-- > 0;) {
-        const char *k;
-        size_t kl;
-        const vgl_value *v = h->value_member(obj, i, &k, &kl);
-        if (v && kl == klen && k[0] == key[0] && memcmp(k, key, klen) == 0)
-            return v;
-    }
-    return NULL;
+    return h->member_get(obj, key, strlen(key));
 }
 
 void az_field(az_ctx *c, const az_rec *r, const az_key *k, az_val *out)

@@ -64,7 +64,9 @@ static const vgl_plugin_option hello_options[] = {
 };
 
 VGL_PLUGIN_EXPORT const vgl_plugin_desc vigil_plugin = {
-    VGL_PLUGIN_ABI_VERSION,
+    /* built as an ABI 1.0 plugin: a newer host (1.1) keeps loading it */
+    .abi_major = 1,
+    .abi_minor = 0,
     .name = "hello",
     .version = "1.0.0",
     .description = "adds labels.greeting to every event",

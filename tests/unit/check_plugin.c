@@ -354,7 +354,7 @@ START_TEST(error_abi_major)
     char p[1024], want[16384];
     add_plugin("abi2", NULL, NULL, 3);
     snprintf(want, sizeof(want),
-             "plugin abi2 (%s): built for plugin ABI 2.0, this vigil provides 1.0\n",
+             "plugin abi2 (%s): built for plugin ABI 2.0, this vigil provides 1.1\n",
              pl_path(p, sizeof(p), "vigil-enrich-abi2.so"));
     expect_load_errors(want);
 }
@@ -527,7 +527,7 @@ START_TEST(errors_all_reported)
     add_plugin("initfail", NULL, NULL, 9);
     snprintf(want, sizeof(want),
              "plugin nodesc (%s): no vigil_plugin descriptor (not a vigil plugin?)\n"
-             "plugin abi2 (%s): built for plugin ABI 2.0, this vigil provides 1.0\n"
+             "plugin abi2 (%s): built for plugin ABI 2.0, this vigil provides 1.1\n"
              "plugin initfail (%s): cannot open /nonexistent/GeoLite2-City.mmdb: No such file "
              "or directory\n",
              pl_path(p1, sizeof(p1), "vigil-enrich-nodesc.so"),
@@ -1311,8 +1311,8 @@ START_TEST(listing)
         {"ticker", VGL_PLUGIN_CONNECTOR, "0.1.0", NULL},
         {"nocb", VGL_PLUGIN_DETECT, NULL, "kind detect needs a process callback"},
         {"watch", VGL_PLUGIN_DETECT, "0.2.0", NULL},
-        {"abi2", VGL_PLUGIN_ENRICH, NULL, "built for plugin ABI 2.0, this vigil provides 1.0"},
-        {"abinewer", VGL_PLUGIN_ENRICH, NULL, "built for plugin ABI 1.1, this vigil provides 1.0"},
+        {"abi2", VGL_PLUGIN_ENRICH, NULL, "built for plugin ABI 2.0, this vigil provides 1.1"},
+        {"abinewer", VGL_PLUGIN_ENRICH, NULL, "built for plugin ABI 1.2, this vigil provides 1.1"},
         {"hello", VGL_PLUGIN_ENRICH, "1.0.0", NULL},
         {"initfail", VGL_PLUGIN_ENRICH, "1.0.0", NULL}, /* listing does not call init */
         {"nodesc", VGL_PLUGIN_ENRICH, NULL, "no vigil_plugin descriptor (not a vigil plugin?)"},
