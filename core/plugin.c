@@ -251,13 +251,12 @@ static char *find_plugin(const vgl_plugin_dirs *d, const char *name, vgl_plugin_
         int nfound = 0;
         for (int k = VGL_PLUGIN_SOURCE; k <= VGL_PLUGIN_RESPOND; k++) {
             snprintf(path, sizeof(path), "%s/vigil-%s-%s.so", d->dirs[i], kind_names[k], name);
-            if (!is_file(path))
+            /* the build tree: plugins/FOLDERKIND-NAME/.libs/vigil-KIND-NAME.so,
+             * where the folder's kind may differ (connectors are built in
+             * source-NAME/) */
+            for (int fk = VGL_PLUGIN_SOURCE; fk <= VGL_PLUGIN_RESPOND && !is_file(path); fk++)
                 snprintf(path, sizeof(path), "%s/%s-%s/.libs/vigil-%s-%s.so", d->dirs[i],
-                         kind_names[k], name, kind_names[k], name);
-            /* connectors live in plugins/source-NAME/ of the build tree */
-            if (!is_file(path) && k == VGL_PLUGIN_CONNECTOR)
-                snprintf(path, sizeof(path), "%s/source-%s/.libs/vigil-connector-%s.so",
-                         d->dirs[i], name, name);
+                         kind_names[fk], name, kind_names[k], name);
             if (is_file(path)) {
                 found[k] = strdup(path);
                 nfound++;
@@ -2256,15 +2255,22 @@ vgl_rc vgl_plugins_list(const char *const *dirs, size_t ndirs, vgl_plugin_list *
                 vgl_plugin_kind k;
                 if (!dash || !vgl_plugin_kind_parse(n, (size_t)(dash - n), &k))
                     continue;
-                snprintf(rel, sizeof(rel), "%s/.libs/vigil-%s.so", n, n);
-                char alt[PATH_MAX];
-                /* connectors are built in source-NAME/ */
-                if (k == VGL_PLUGIN_SOURCE &&
-                    snprintf(path, sizeof(path), "%s/%s", dirs[d], rel) < (int)sizeof(path) &&
-                    !is_file(path) &&
-                    snprintf(alt, sizeof(alt), "%s/.libs/vigil-connector-%s.so", n,
-                             dash + 1) < (int)sizeof(alt))
-                    snprintf(rel, sizeof(rel), "%s", alt);
+                /* a build-tree folder FOLDERKIND-NAME holds vigil-KIND-NAME.so,
+                 * KIND not necessarily the folder's (as in find_plugin) */
+                rel[0] = '\0';
+                for (int pk = VGL_PLUGIN_SOURCE; pk <= VGL_PLUGIN_RESPOND; pk++) {
+                    char cand[PATH_MAX];
+                    if (snprintf(cand, sizeof(cand), "%s/.libs/vigil-%s-%s.so", n,
+                                 kind_names[pk], dash + 1) >= (int)sizeof(cand) ||
+                        snprintf(path, sizeof(path), "%s/%s", dirs[d], cand) >=
+                            (int)sizeof(path) ||
+                        !is_file(path))
+                        continue;
+                    snprintf(rel, sizeof(rel), "%s", cand);
+                    break;
+                }
+                if (!rel[0])
+                    continue;
             }
             int pl = snprintf(path, sizeof(path), "%s/%s", dirs[d], rel);
             size_t rl = strlen(rel);

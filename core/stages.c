@@ -96,6 +96,7 @@ typedef struct stage_worker {
     vgl_incident_worker *inc;       /* stage 1 (or everything, per-worker grouping) */
     vgl_incident_worker *inc_group; /* stage 2 of global grouping */
     vgl_buf fwd;                    /* internal alert record being built */
+    vgl_buf fwd_key;                /* and its key */
     const char *last_topic;
     vgl_plugin_instance *last_source;
     pthread_mutex_t stats_lock; /* held by a rule swap and by stats readers */
@@ -442,16 +443,44 @@ static void forward_alert(void *opaque, const vgl_alert *a, bool suppressed)
         vgl_buf_append(b, "}", 1);
     }
     vgl_buf_append(b, "]}", 2);
-    vgl_buf key;
-    vgl_buf_init(&key, 4096);
-    grouping_key(w->s->cfg, a, &key);
-    vgl_worker_produce(w->pw, VGL_OUT_GROUPING, key.data, key.len, b->data, b->len);
-    vgl_buf_free(&key);
+    grouping_key(w->s->cfg, a, &w->fwd_key);
+    vgl_worker_produce(w->pw, VGL_OUT_GROUPING, w->fwd_key.data, w->fwd_key.len, b->data, b->len);
 }
 
-static const char *str_at(const vgl_value *obj, const char *k)
+/* Member names of the internal alert record, hashed once (not per record). */
+typedef struct grp_key {
+    const char *s;
+    uint32_t len, hash;
+} grp_key;
+
+enum { GK_ALERT_ID, GK_RULE_ID, GK_TITLE, GK_SEVERITY, GK_DESCRIPTION, GK_TACTIC, GK_TECHNIQUE,
+       GK_ENTITIES, GK_TYPE, GK_VALUE, GK_TAGS, GK_RESPONSES, GK_ACTION, GK_TARGET,
+       GK_SUPPRESS_MS, GK_SUPPRESSED, GK_COUNT };
+
+static grp_key grp_keys[GK_COUNT] = {
+    {"alert_id", 0, 0}, {"rule_id", 0, 0},   {"title", 0, 0},     {"severity", 0, 0},
+    {"description", 0, 0}, {"tactic", 0, 0}, {"technique", 0, 0}, {"entities", 0, 0},
+    {"type", 0, 0},     {"value", 0, 0},     {"tags", 0, 0},      {"responses", 0, 0},
+    {"action", 0, 0},   {"target", 0, 0},    {"suppress_ms", 0, 0}, {"suppressed", 0, 0},
+};
+static pthread_once_t grp_keys_once = PTHREAD_ONCE_INIT;
+
+static void grp_keys_init(void)
 {
-    const vgl_value *v = obj ? vgl_object_get(obj, k, strlen(k), vgl_hash(k, strlen(k))) : NULL;
+    for (int i = 0; i < GK_COUNT; i++) {
+        grp_keys[i].len = (uint32_t)strlen(grp_keys[i].s);
+        grp_keys[i].hash = vgl_hash(grp_keys[i].s, grp_keys[i].len);
+    }
+}
+
+static const vgl_value *member(const vgl_value *obj, int k)
+{
+    return obj ? vgl_object_get(obj, grp_keys[k].s, grp_keys[k].len, grp_keys[k].hash) : NULL;
+}
+
+static const char *str_at(const vgl_value *obj, int k)
+{
+    const vgl_value *v = member(obj, k);
     return v && v->type == VGL_T_STRING ? v->u.s : NULL;
 }
 
@@ -465,9 +494,9 @@ static bool group_record(stage_worker *w, const vgl_event *ev, char *reason, siz
     const vgl_value *r = &ev->root;
     vgl_alert a;
     memset(&a, 0, sizeof(a));
-    const char *id = str_at(r, "alert_id"), *sev = str_at(r, "severity");
-    a.rule_id = str_at(r, "rule_id");
-    a.title = str_at(r, "title");
+    const char *id = str_at(r, GK_ALERT_ID), *sev = str_at(r, GK_SEVERITY);
+    a.rule_id = str_at(r, GK_RULE_ID);
+    a.title = str_at(r, GK_TITLE);
     if (!id || strlen(id) != VGL_ALERT_ID_LEN || !a.rule_id || !a.title || !sev ||
         !vgl_severity_parse(sev, &a.severity)) {
         snprintf(reason, reasonlen,
@@ -475,38 +504,38 @@ static bool group_record(stage_worker *w, const vgl_event *ev, char *reason, siz
         return false;
     }
     memcpy(a.alert_id, id, VGL_ALERT_ID_LEN + 1);
-    a.description = str_at(r, "description");
-    a.tactic = str_at(r, "tactic");
-    a.technique = str_at(r, "technique");
+    a.description = str_at(r, GK_DESCRIPTION);
+    a.tactic = str_at(r, GK_TACTIC);
+    a.technique = str_at(r, GK_TECHNIQUE);
     a.time_ms = ev->ts_ms;
     vgl_entity ents[GRP_MAX_ENTITIES];
     const char *tags[GRP_MAX_TAGS];
     vgl_response_req resp[GRP_MAX_RESPONSES];
-    const vgl_value *v = vgl_object_get(r, "entities", 8, vgl_hash("entities", 8));
+    const vgl_value *v = member(r, GK_ENTITIES);
     for (uint32_t i = 0; v && v->type == VGL_T_ARRAY && i < v->n && a.nentities < GRP_MAX_ENTITIES;
          i++) {
-        const char *t = str_at(&v->u.items[i], "type"), *val = str_at(&v->u.items[i], "value");
+        const char *t = str_at(&v->u.items[i], GK_TYPE), *val = str_at(&v->u.items[i], GK_VALUE);
         if (t && val)
             ents[a.nentities++] = (vgl_entity){t, val};
     }
     a.entities = ents;
-    v = vgl_object_get(r, "tags", 4, vgl_hash("tags", 4));
+    v = member(r, GK_TAGS);
     for (uint32_t i = 0; v && v->type == VGL_T_ARRAY && i < v->n && a.ntags < GRP_MAX_TAGS; i++)
         if (v->u.items[i].type == VGL_T_STRING)
             tags[a.ntags++] = v->u.items[i].u.s;
     a.tags = tags;
-    v = vgl_object_get(r, "responses", 9, vgl_hash("responses", 9));
+    v = member(r, GK_RESPONSES);
     for (uint32_t i = 0;
          v && v->type == VGL_T_ARRAY && i < v->n && a.nresponses < GRP_MAX_RESPONSES; i++) {
-        const char *act = str_at(&v->u.items[i], "action"), *tg = str_at(&v->u.items[i], "target");
+        const char *act = str_at(&v->u.items[i], GK_ACTION), *tg = str_at(&v->u.items[i], GK_TARGET);
         if (act && tg)
             resp[a.nresponses++] = (vgl_response_req){act, tg};
     }
     a.responses = resp;
-    const vgl_value *sm = vgl_object_get(r, "suppress_ms", 11, vgl_hash("suppress_ms", 11));
+    const vgl_value *sm = member(r, GK_SUPPRESS_MS);
     if (sm && sm->type == VGL_T_INT)
         a.suppress_ms = sm->u.i;
-    const vgl_value *sup = vgl_object_get(r, "suppressed", 10, vgl_hash("suppressed", 10));
+    const vgl_value *sup = member(r, GK_SUPPRESSED);
     if (sup && sup->type == VGL_T_BOOL && sup->u.b)
         vgl_incident_suppressed(w->inc_group, &a);
     else
@@ -524,6 +553,7 @@ void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, 
     }
     w->s = s;
     w->id = worker_id;
+    pthread_once(&grp_keys_once, grp_keys_init);
     pthread_mutex_init(&w->stats_lock, NULL);
     if (sink)
         w->sink = *sink;
@@ -531,6 +561,7 @@ void *vgl_stages_worker_new(vgl_stages *s, int worker_id, const vgl_sink *sink, 
     w->batch.max_events = STAGE_MAX_EXPANSION;
     w->inc = vgl_incident_worker_new(s->incidents, worker_id, emit_to_sink, w);
     vgl_buf_init(&w->fwd, 0);
+    vgl_buf_init(&w->fwd_key, 4096);
     if (w->inc && global_grouping(s->cfg) && sink && sink->emit) {
         w->inc_group = vgl_incident_worker_new(s->incidents, worker_id, emit_to_sink, w);
         if (w->inc_group) {
@@ -719,6 +750,7 @@ void vgl_stages_worker_free(void *wctx)
     vgl_incident_worker_free(w->inc);
     vgl_incident_worker_free(w->inc_group);
     vgl_buf_free(&w->fwd);
+    vgl_buf_free(&w->fwd_key);
     vgl_batch_free(&w->batch);
     for (size_t i = 0; i < w->npool; i++) {
         vgl_event_destroy(w->pool[i]);
