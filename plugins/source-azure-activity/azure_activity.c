@@ -450,30 +450,19 @@ static void activity_destroy(void *inst)
 static void *activity_init(const vgl_host *host, const vgl_plugin_config *cfg, char *err,
                            size_t errlen)
 {
-    int64_t max_records = 0;
-    uint64_t max_json = 0;
-    host->config_int(cfg, "max_records", &max_records);
-    host->config_size(cfg, "max_embedded_json", &max_json);
-    if (max_records < 1 || max_records > 1000000) {
-        snprintf(err, errlen, "max_records must be between 1 and 1000000, got %lld",
-                 (long long)max_records);
+    size_t max_records, max_json;
+    if (!az_read_limits(host, cfg, &max_records, &max_json, err, errlen))
         return NULL;
-    }
-    if (max_json < 1024 || max_json > 64u << 20) {
-        snprintf(err, errlen, "max_embedded_json must be between 1KiB and 64MiB, got %llu bytes",
-                 (unsigned long long)max_json);
-        return NULL;
-    }
     activity_source *n = calloc(1, sizeof(*n));
     /* a body's strings decode once per pass: 4x the JSON limit is room */
-    if (!n || !az_ctx_init(&n->c, host, (size_t)max_json, 4 * (size_t)max_json + (1u << 20)) ||
+    if (!n || !az_ctx_init(&n->c, host, max_json, 4 * max_json + (1u << 20)) ||
         !az_copier_init(&n->cp, host)) {
         activity_destroy(n);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     n->h = host;
-    n->max_records = (size_t)max_records;
+    n->max_records = max_records;
     for (int k = 0; k < K_COUNT; k++) {
         n->keys[k].name = key_names[k];
         n->keys[k].path = host->path(host, key_names[k]);

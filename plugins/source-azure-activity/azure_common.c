@@ -1113,3 +1113,25 @@ bool az_process_record(az_ctx *c, az_copier *cp, vgl_batch *batch, size_t i, vgl
     h->batch_drop(batch, i);
     return true;
 }
+
+bool az_read_limits(const vgl_host *host, const vgl_plugin_config *cfg, size_t *max_records,
+                    size_t *max_json, char *err, size_t errlen)
+{
+    int64_t records = 0;
+    uint64_t json = 0;
+    host->config_int(cfg, "max_records", &records);
+    host->config_size(cfg, "max_embedded_json", &json);
+    if (records < 1 || records > 1000000) {
+        snprintf(err, errlen, "max_records must be between 1 and 1000000, got %lld",
+                 (long long)records);
+        return false;
+    }
+    if (json < 1024 || json > 64u << 20) {
+        snprintf(err, errlen, "max_embedded_json must be between 1KiB and 64MiB, got %llu bytes",
+                 (unsigned long long)json);
+        return false;
+    }
+    *max_records = (size_t)records;
+    *max_json = (size_t)json;
+    return true;
+}

@@ -88,6 +88,10 @@ typedef struct az_ctx {
 /* max_json: limit for embedded JSON text; scratch_cap: bytes of strings
  * one record may yield. false when out of memory. */
 bool az_ctx_init(az_ctx *c, const vgl_host *h, size_t max_json, size_t scratch_cap);
+/* The options every Azure source takes, read and range-checked:
+ * max_records (1..1000000) and max_embedded_json (1 KiB..64 MiB). */
+bool az_read_limits(const vgl_host *host, const vgl_plugin_config *cfg, size_t *max_records,
+                    size_t *max_json, char *err, size_t errlen);
 void az_ctx_free(az_ctx *c);
 /* Start a record: forget the scratch and the reason. */
 void az_ctx_reset(az_ctx *c);
