@@ -478,6 +478,8 @@ static const vgl_value *member(const vgl_value *obj, int k)
     return obj ? vgl_object_get(obj, grp_keys[k].s, grp_keys[k].len, grp_keys[k].hash) : NULL;
 }
 
+static void maybe_swap_rules(stage_worker *w);
+
 static const char *str_at(const vgl_value *obj, int k)
 {
     const vgl_value *v = member(obj, k);
@@ -620,6 +622,8 @@ bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonle
     vgl_batch *b = &w->batch;
     bool ok = true;
     w->used = 0;
+    if (atomic_load_explicit(&s->rules_gen, memory_order_relaxed) != w->rules_gen)
+        maybe_swap_rules(w);
     if (w->inc_group && ev->meta.topic == s->cfg->incidents.topic) {
         if (w->pw)
             vgl_worker_skip_event(w->pw);
@@ -682,9 +686,11 @@ bool vgl_stages_process(void *wctx, vgl_event *ev, char *reason, size_t reasonle
     return ok;
 }
 
-void vgl_stages_idle(void *wctx, int64_t now_ms)
+/* A reloaded rule set is taken between two events: before the next event
+ * (so nothing consumed after the reload is judged by the old rules) and in
+ * the idle hook. */
+static void maybe_swap_rules(stage_worker *w)
 {
-    stage_worker *w = wctx;
     vgl_stages *s = w->s;
     if (atomic_load_explicit(&s->rules_gen, memory_order_acquire) != w->rules_gen) {
         pthread_mutex_lock(&s->rules_lock);
@@ -705,6 +711,12 @@ void vgl_stages_idle(void *wctx, int64_t now_ms)
         pthread_mutex_unlock(&w->stats_lock);
         pthread_mutex_unlock(&s->rules_lock);
     }
+}
+
+void vgl_stages_idle(void *wctx, int64_t now_ms)
+{
+    stage_worker *w = wctx;
+    maybe_swap_rules(w);
     if (w->rules) {
         if (now_ms == INT64_MAX)
             vgl_rules_advance(w->rules, INT64_MAX);
